@@ -1,0 +1,35 @@
+"""Numerical core: arrays and WCS objects in, frozen results out.
+
+No file I/O, no logging configuration, no plotting (see ``docs/conventions.md``).
+"""
+
+from ._masks import dq_good_mask, parse_bits
+from ._methods import (
+    METHOD_ALIASES,
+    SKY_METHODS,
+    SerialExecutor,
+    canonical_method,
+    match_sky,
+)
+from ._solve import MatchSolution, solve_match
+from ._stats import SKY_STATISTICS, SkyStatParams, StatisticError, StatResult, sky_statistic
+from ._units import brightness_conversion, classify_units
+
+__all__ = [
+    "METHOD_ALIASES",
+    "SKY_METHODS",
+    "SKY_STATISTICS",
+    "MatchSolution",
+    "SerialExecutor",
+    "SkyStatParams",
+    "StatResult",
+    "StatisticError",
+    "brightness_conversion",
+    "canonical_method",
+    "classify_units",
+    "dq_good_mask",
+    "match_sky",
+    "parse_bits",
+    "sky_statistic",
+    "solve_match",
+]

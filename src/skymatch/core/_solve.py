@@ -1,0 +1,105 @@
+"""The ``match`` linear system (SPEC section 7), solved with sparse linear algebra.
+
+For every usable exposure pair (i, j) with overlap skies ``s_i``, ``s_j`` and weight
+``w = (n_i + n_j) / 2`` there is one equation ``w (d_i - d_j) = w (s_i - s_j)``.  The
+Reference takes the minimum-norm least-squares solution of the stacked system
+(``pinv``).  Its null space is one constant per connected component of the overlap
+graph, so that solution is: least squares within each component with the component's
+``d`` summing to zero.  We compute exactly that from the sparse normal equations (a
+weighted graph Laplacian, weights ``w**2``) with one unknown pinned per component, then
+remove each component's mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import spsolve
+
+__all__ = ["MatchSolution", "solve_match"]
+
+
+@dataclass(frozen=True)
+class MatchSolution:
+    """Relative skies ``d`` (component means zero; NaN for exposures in no pair), the
+    component label of every exposure (-1 for isolated ones) and the residual of every
+    pair equation."""
+
+    d: np.ndarray
+    labels: np.ndarray
+    n_components: int
+    residuals: np.ndarray
+
+
+def solve_match(n_exposures: int, i: np.ndarray, j: np.ndarray, s_i: np.ndarray,
+                s_j: np.ndarray, w: np.ndarray) -> MatchSolution:
+    """Solve the ``match`` system.
+
+    Parameters
+    ----------
+    n_exposures : int
+        Number of unknowns.
+    i, j : int arrays
+        Exposure indices of each pair equation.
+    s_i, s_j : float arrays
+        Overlap skies (brightness) measured on i's and j's pixels.
+    w : float array
+        Equation weights ``(n_i + n_j) / 2``.
+
+    Returns
+    -------
+    MatchSolution
+    """
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    s_i = np.asarray(s_i, dtype=float)
+    s_j = np.asarray(s_j, dtype=float)
+    w = np.asarray(w, dtype=float)
+    d = np.full(n_exposures, np.nan)
+    labels = np.full(n_exposures, -1, dtype=np.int64)
+    if i.size == 0:
+        return MatchSolution(d, labels, 0, np.zeros(0))
+
+    # Scale-free weights (the solution does not depend on a common factor).
+    w2 = (w / w.max()) ** 2
+    rhs_pair = w2 * (s_i - s_j)
+    lap = sparse.coo_matrix(
+        (np.concatenate([w2, w2, -w2, -w2]),
+         (np.concatenate([i, j, i, j]), np.concatenate([i, j, j, i]))),
+        shape=(n_exposures, n_exposures),
+    ).tocsr()
+    rhs = np.bincount(i, weights=rhs_pair, minlength=n_exposures) - np.bincount(
+        j, weights=rhs_pair, minlength=n_exposures
+    )
+    adjacency = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n_exposures, n_exposures))
+    n_comp, comp = connected_components(adjacency, directed=False)
+    in_pair = np.zeros(n_exposures, dtype=bool)
+    in_pair[i] = True
+    in_pair[j] = True
+
+    # Pin the first member of every component (with an equation) to zero.
+    pinned = np.zeros(n_exposures, dtype=bool)
+    seen = set()
+    for k in np.nonzero(in_pair)[0]:
+        if comp[k] not in seen:
+            seen.add(comp[k])
+            pinned[k] = True
+    free = np.nonzero(in_pair & ~pinned)[0]
+    sol = np.zeros(n_exposures)
+    if free.size:
+        sub = lap[free][:, free].tocsc()
+        x = spsolve(sub, rhs[free])
+        sol[free] = np.atleast_1d(x)
+
+    label_map = {}
+    for k in np.nonzero(in_pair)[0]:
+        label_map.setdefault(int(comp[k]), len(label_map))
+    for c, lab in label_map.items():
+        members = np.nonzero((comp == c) & in_pair)[0]
+        labels[members] = lab
+        d[members] = sol[members] - sol[members].mean()
+    residuals = (d[i] - d[j]) - (s_i - s_j)
+    return MatchSolution(d, labels, len(label_map), residuals)

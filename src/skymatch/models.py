@@ -1,0 +1,223 @@
+"""Data model: chips in, sky results out.
+
+A :class:`Chip` is one SCI extension (or one generic image) with its WCS, units and a
+lazy :class:`PixelSource`; its pixels are read only when a statistic needs them.
+Results are frozen dataclasses (:class:`SkyResult` and friends).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "ChipPixels",
+    "PixelSource",
+    "InMemoryPixels",
+    "Chip",
+    "ChipSky",
+    "ExposureSky",
+    "PairStat",
+    "SkyResult",
+]
+
+
+@dataclass(frozen=True)
+class ChipPixels:
+    """Pixel arrays of one chip: science data, DQ (or None) and user mask (or None)."""
+
+    data: np.ndarray
+    dq: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
+@runtime_checkable
+class PixelSource(Protocol):
+    """Something that can read a chip's pixels (a FITS extension, arrays in memory)."""
+
+    token: str
+
+    def read(self) -> ChipPixels:  # pragma: no cover - protocol
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class InMemoryPixels:
+    """Pixels held in memory (library users' chips, synthetic tests)."""
+
+    data: np.ndarray
+    dq: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+    @property
+    def token(self) -> str:
+        return f"mem:{id(self):x}"
+
+    def read(self) -> ChipPixels:
+        return ChipPixels(self.data, self.dq, self.mask)
+
+
+@dataclass(frozen=True, eq=False)
+class Chip:
+    """One detector chip: the unit whose pixels enter a sky statistic.
+
+    Attributes
+    ----------
+    name : str
+        Human-readable identifier, e.g. ``'ibxl50clq_flt.fits[SCI,1]'``.
+    wcs : astropy.wcs.WCS
+        Full (distorted) celestial WCS of the chip; 0-based pixel calls are used.
+    shape : (int, int)
+        Array shape (rows, cols).
+    exposure_id : str
+        Chips sharing an exposure id share one sky value.
+    pixels : PixelSource
+        Lazy reader of data, DQ and user mask.
+    units : str
+        Data units (``BUNIT``) as found, upper-case.
+    unit_kind : str
+        ``'counts'``, ``'rate'``, ``'surface'`` or ``'unknown'``.
+    exptime : float or None
+        Exposure time in seconds.
+    conv : float
+        Conversion factor data → brightness (SPEC section 3).
+    pixel_scale_arcsec : float
+        Nominal pixel scale used for ``conv``.
+    signature : tuple
+        Static-mask signature (detector, shape, chip number).
+    source : tuple or None
+        ``(path, extname, extver)`` for chips read from files, else None.
+    meta : Mapping
+        Read-only extra information (ROOTNAME, ASN_ID, ORIENTAT, ...).
+    """
+
+    name: str
+    wcs: Any
+    shape: tuple[int, int]
+    exposure_id: str
+    pixels: PixelSource
+    units: str = ""
+    unit_kind: str = "rate"
+    exptime: float | None = None
+    conv: float = 1.0
+    pixel_scale_arcsec: float = 1.0
+    signature: tuple = ()
+    source: tuple | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["meta"] = dict(self.meta)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state["meta"] = MappingProxyType(state["meta"])
+        self.__dict__.update(state)
+
+
+@dataclass(frozen=True)
+class ChipSky:
+    """Sky of one chip.
+
+    ``sky`` is in the chip's data units (what goes into ``MDRIZSKY``);
+    ``sky_brightness`` in brightness units.  ``valid`` is False when the value could not
+    be determined from the data (then ``sky`` is 0); ``how`` says how it was obtained.
+    """
+
+    name: str
+    exposure_id: str
+    sky: float
+    sky_brightness: float
+    valid: bool
+    how: str
+    conv: float
+    local: float = float("nan")  # this chip's own statistic (data units), if computed
+    npix: int = 0
+
+
+@dataclass(frozen=True)
+class ExposureSky:
+    """Sky of one exposure in brightness units, with the pieces it came from."""
+
+    exposure_id: str
+    sky_brightness: float
+    valid: bool
+    how: str
+    local: float = float("nan")  # L_e
+    match: float = float("nan")  # M_e
+    component: int = -1
+
+
+@dataclass(frozen=True)
+class PairStat:
+    """One usable overlap between two exposures (``match``).
+
+    ``sky_i``/``sky_j`` are the overlap skies (brightness) measured on exposure i's and
+    j's own pixels; ``npix_*`` the pixel counts of the last clipping pass; ``weight`` is
+    ``(npix_i + npix_j) / 2``; ``residual`` is ``(M_i - M_j) - (sky_i - sky_j)`` after
+    the solve.
+    """
+
+    exposure_i: str
+    exposure_j: str
+    sky_i: float
+    sky_j: float
+    npix_i: int
+    npix_j: int
+    weight: float
+    residual: float = float("nan")
+
+
+@dataclass(frozen=True)
+class SkyResult:
+    """Everything a sky computation produced.
+
+    Attributes
+    ----------
+    method : str
+        Canonical method name (``localmin``, ``globalmin``, ``match``,
+        ``globalmin+match`` or ``user``).
+    chips : tuple of ChipSky
+        One entry per input chip, in input order.
+    exposures : tuple of ExposureSky
+        One entry per exposure, in input order.
+    pairs : tuple of PairStat
+        Usable overlaps (``match`` methods only).
+    components : tuple of tuple of str
+        Connected components of the overlap graph (exposure ids).
+    parameters : Mapping
+        The options used (statistic, clipping, masks, compat ...).
+    """
+
+    method: str
+    chips: tuple[ChipSky, ...]
+    exposures: tuple[ExposureSky, ...]
+    pairs: tuple[PairStat, ...] = ()
+    components: tuple[tuple[str, ...], ...] = ()
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def chip(self, name: str) -> ChipSky:
+        """Return the :class:`ChipSky` called ``name``."""
+        for c in self.chips:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def exposure(self, exposure_id: str) -> ExposureSky:
+        """Return the :class:`ExposureSky` of ``exposure_id``."""
+        for e in self.exposures:
+            if e.exposure_id == exposure_id:
+                return e
+        raise KeyError(exposure_id)
+
+    @property
+    def sky(self) -> dict[str, float]:
+        """``{chip name: sky in data units}``."""
+        return {c.name: c.sky for c in self.chips}
