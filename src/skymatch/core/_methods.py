@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
@@ -31,6 +33,7 @@ __all__ = [
     "match_sky",
     "Executor",
     "SerialExecutor",
+    "ThreadExecutor",
 ]
 
 SKY_METHODS = ("localmin", "globalmin", "match", "globalmin+match")
@@ -57,6 +60,22 @@ class SerialExecutor:
 
     def map(self, fn: Callable, iterable: Iterable) -> Iterable:
         return map(fn, iterable)
+
+
+class ThreadExecutor:
+    """Run tasks on a pool of threads of this process (numpy releases the GIL for the
+    array work; WCS calls are serialised by a lock)."""
+
+    def __init__(self, n_threads: int | None = None):
+        self.n_threads = n_threads or min(8, os.cpu_count() or 1)
+
+    def map(self, fn: Callable, iterable: Iterable) -> Iterable:
+        items = list(iterable)
+        if self.n_threads <= 1 or len(items) <= 1:
+            yield from map(fn, items)
+            return
+        with ThreadPoolExecutor(max_workers=self.n_threads) as pool:
+            yield from pool.map(fn, items)
 
 
 def canonical_method(method: str) -> str:
@@ -166,7 +185,8 @@ def match_sky(
     on_empty : {'error', 'warn'}
         What a chip with no usable pixel causes.
     executor : object with ``map``, optional
-        Runs the per-chip and per-pair tasks (default: serial in this process).
+        Runs the per-chip and per-pair tasks (default: :class:`ThreadExecutor` with one
+        thread per core).
     progress : callable(stage, done, total), optional
         Called as tasks finish.
 
@@ -192,7 +212,7 @@ def match_sky(
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise InputError(f"{sorted(dup)[0]}: given more than once; list each input once")
-    executor = executor or SerialExecutor()
+    executor = executor or ThreadExecutor()
     run_id = uuid.uuid4().hex
 
     exp_ids: list[str] = []

@@ -15,7 +15,7 @@ import shapely
 from ..models import Chip
 from ._footprint import TangentPlane, footprint_world, unit_vectors
 from ._masks import BitFlags
-from ._pixmap import map_pixels
+from ._pixmap import WCS_LOCK, map_pixels
 from ._raster import raster_centres, raster_reference
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
 from ._usable import load_usable
@@ -114,27 +114,36 @@ def _unpack(packed: np.ndarray | None, shape) -> np.ndarray | None:
 
 def _raster(chip: Chip, rings, compat: bool):
     pix = []
-    for ra, dec in rings:
-        if compat:
-            x, y = chip.wcs.all_world2pix(ra, dec, 0)
-        else:
-            x, y = chip.wcs.world_to_pixel_values(ra, dec)
-        pix.append((np.asarray(x, float), np.asarray(y, float)))
+    with WCS_LOCK:
+        for ra, dec in rings:
+            if compat:
+                x, y = chip.wcs.all_world2pix(ra, dec, 0)
+            else:
+                x, y = chip.wcs.world_to_pixel_values(ra, dec)
+            pix.append((np.asarray(x, float), np.asarray(y, float)))
     return (raster_reference if compat else raster_centres)(pix, chip.shape)
 
 
-def _cross_good(chip_from: Chip, chip_to: Chip, good_to: np.ndarray, r0: int, c0: int,
+def _cross_good(chip_from: Chip, chip_to: Chip, good_to_padded: np.ndarray, r0: int, c0: int,
                 h: int, w: int) -> np.ndarray:
     """Whether the position seen by each pixel of a block of ``chip_from`` is usable in
-    ``chip_to`` (nearest pixel; outside the chip counts as unusable)."""
+    ``chip_to`` (nearest pixel; outside the chip counts as unusable).
+
+    ``good_to_padded`` is ``chip_to``'s usable mask with a one-pixel False border.
+    """
     x, y = map_pixels(chip_from.wcs, chip_to.wcs, r0, c0, h, w)
-    ix = np.rint(x)
-    iy = np.rint(y)
     ny, nx = chip_to.shape
-    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-    out = np.zeros((h, w), dtype=bool)
-    out[inside] = good_to[iy[inside].astype(np.intp), ix[inside].astype(np.intp)]
-    return out
+    # Nearest pixel, shifted into the padded frame; anything outside lands on the border.
+    np.rint(x, out=x)
+    np.rint(y, out=y)
+    np.clip(x, -1, nx, out=x)
+    np.clip(y, -1, ny, out=y)
+    flat = (y.astype(np.int32) + 1) * np.int32(nx + 2) + (x.astype(np.int32) + 1)
+    return good_to_padded.ravel()[flat]
+
+
+def _padded(good: np.ndarray) -> np.ndarray:
+    return np.pad(good, 1, constant_values=False)
 
 
 def overlap_task(job: OverlapJob) -> tuple[StatResult | None, StatResult | None, int, int]:
@@ -160,7 +169,7 @@ def overlap_task(job: OverlapJob) -> tuple[StatResult | None, StatResult | None,
         h, w = mask.shape
         sel = mask & usable.good[r0 : r0 + h, c0 : c0 + w]
         if not job.compat and sel.any():
-            sel &= _cross_good(chip, other, other_usable.good, r0, c0, h, w)
+            sel &= _cross_good(chip, other, _padded(other_usable.good), r0, c0, h, w)
         values = usable.data[r0 : r0 + h, c0 : c0 + w][sel]
         try:
             out.append(sky_statistic(values, job.stat))

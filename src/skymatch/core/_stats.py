@@ -122,8 +122,9 @@ def sky_statistic(values: np.ndarray, params: SkyStatParams) -> StatResult:
     if x.size == 0:
         raise StatisticError("no usable pixels")
 
-    gmin = float(x.min())
-    gmax = float(x.max())
+    xmin32, xmax32 = x.min(), x.max()
+    gmin = float(xmin32)
+    gmax = float(xmax32)
     lower, upper = params.lower, params.upper
     if lower is not None and lower > gmax:
         raise StatisticError(f"lower limit {lower} is above the largest value {gmax}")
@@ -137,14 +138,17 @@ def sky_statistic(values: np.ndarray, params: SkyStatParams) -> StatResult:
     sel = x
     sel_range = (-math.inf, math.inf)
     npix = 0
-    mean = std = pmin = pmax = math.nan
+    mean = std = math.nan
+    c32min = c32max = np.float32(0)
     for it in range(params.nclip + 1):
         c32min, c32max = np.float32(cmin), np.float32(cmax)
         # Passes after the first usually shrink the range: then select from the
         # previous selection (same result, less work).
         base = sel if (sel_range[0] <= c32min and c32max <= sel_range[1]) else x
-        keep = (base >= c32min) & (base <= c32max)
-        sel = base[keep]
+        if base is x and c32min <= xmin32 and c32max >= xmax32:
+            sel = x  # the range holds every value: nothing to select
+        else:
+            sel = base[(base >= c32min) & (base <= c32max)]
         sel_range = (c32min, c32max)
         npix = int(sel.size)
         if npix == 0:
@@ -155,20 +159,23 @@ def sky_statistic(values: np.ndarray, params: SkyStatParams) -> StatResult:
         mean32 = np.float32(total / npix)
         mean = float(mean32)
         # imagestats: float32 deviations, squared in float32, accumulated in double.
-        dev = sel - mean32
-        sumdiff = float(np.sum(dev * dev, dtype=np.float64))
+        dev = np.subtract(sel, mean32)
+        np.square(dev, out=dev)
+        sumdiff = float(np.sum(dev, dtype=np.float64))
+        del dev
         std = float(np.float32(math.sqrt(sumdiff / (npix - 1)))) if npix > 1 else math.nan
-        smin, smax = float(sel.min()), float(sel.max())
-        if params.compat:
-            # Reference quirk: the running min/max start from the first input element.
-            pmin = min(max(float(c32min), first), smin)
-            pmax = max(min(float(c32max), first), smax)
-        else:
-            pmin, pmax = smin, smax
         if it < params.nclip:
             cmin = _pymax(lo, mean - params.lsigma * std)
             cmax = _pymin(hi, mean + params.usigma * std)
 
+    # The last pass's minimum and maximum (only the histogram statistics need them).
+    smin, smax = float(sel.min()), float(sel.max())
+    if params.compat:
+        # Reference quirk: the running min/max start from the first input element.
+        pmin = min(max(float(c32min), first), smin)
+        pmax = max(min(float(c32max), first), smax)
+    else:
+        pmin, pmax = smin, smax
     stat = params.statistic
     if stat == "mean":
         value = mean

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ CACHE_BYTES = 1_500_000_000  # about 300 full WFC3/IR chips with their masks
 
 _cache: "OrderedDict[tuple, UsablePixels]" = OrderedDict()
 _cache_bytes = 0
+_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,11 @@ def load_usable(chip: Chip, flags: BitFlags, static_mask: np.ndarray | None = No
     """
     global _cache_bytes
     key = (chip.name, chip.pixels.token, flags, static_key)
-    hit = _cache.get(key)
-    if hit is not None:
-        _cache.move_to_end(key)
-        return hit
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
     px = chip.pixels.read()
     data = _native_float32(px.data)
     good = np.isfinite(data)
@@ -64,16 +67,19 @@ def load_usable(chip: Chip, flags: BitFlags, static_mask: np.ndarray | None = No
     data.flags.writeable = False
     good.flags.writeable = False
     out = UsablePixels(data, good)
-    _cache[key] = out
-    _cache_bytes += out.nbytes
-    while _cache_bytes > CACHE_BYTES and len(_cache) > 1:
-        _, old = _cache.popitem(last=False)
-        _cache_bytes -= old.nbytes
+    with _lock:
+        if key not in _cache:
+            _cache[key] = out
+            _cache_bytes += out.nbytes
+        while _cache_bytes > CACHE_BYTES and len(_cache) > 1:
+            _, old = _cache.popitem(last=False)
+            _cache_bytes -= old.nbytes
     return out
 
 
 def clear_cache() -> None:
     """Forget every cached chip (call between runs whose inputs may have changed)."""
     global _cache_bytes
-    _cache.clear()
-    _cache_bytes = 0
+    with _lock:
+        _cache.clear()
+        _cache_bytes = 0

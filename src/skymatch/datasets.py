@@ -1,0 +1,396 @@
+"""Synthetic WFC3/IR-like mosaics with known sky, written as real ``_flt.fits`` files.
+
+The default layout is the STScI sky-matching notebook's: 3x3 tiles, two dithered
+exposures per tile, 1014x1014 pixels of ~0.13", SIP distortion of a few pixels at the
+corners (the real WFC3/IR IDC coefficients), ORIENTAT near 166 degrees, a diffuse
+nebula over a large part of the field, stars, Poisson and read noise, DQ flags (4, 16,
+64, 512, 8192) and one constant sky per exposure between 0.8 and 1.4 e-/s (optionally
+with a gradient).  ``truth.json`` records every exposure's true sky.
+
+The generator is deterministic for a given seed: every random draw is indexed by tile
+and exposure, so a file does not depend on how many others were made.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+from scipy.interpolate import RectBivariateSpline
+
+from ._version import __version__
+
+__all__ = ["NOTEBOOK_ROOTNAMES", "MosaicTruth", "make_mosaic", "simulate_exposure_headers"]
+
+EXPTIME = 602.937317
+PIXEL_SCALE = 0.12825  # IDCSCALE of WFC3/IR, arcsec
+RA0, DEC0 = 85.25, -2.46
+
+# Notebook visits laid out as in its tile diagram (detector x to the right, y up).
+_NOTEBOOK_TILES = {
+    "54": (0, 0), "51": (1, 0), "57": (-1, 0), "55": (0, 1), "53": (0, -1),
+    "52": (1, 1), "58": (-1, 1), "50": (1, -1), "56": (-1, -1),
+}
+NOTEBOOK_ROOTNAMES = {
+    "50": ("ibxl50clq", "ibxl50cqq"), "51": ("ibxl51eoq", "ibxl51etq"),
+    "52": ("ibxl52k0q", "ibxl52k5q"), "53": ("ibxl53kxq", "ibxl53l9q"),
+    "54": ("ibxl54bgq", "ibxl54blq"), "55": ("ibxl55f0q", "ibxl55f5q"),
+    "56": ("ibxl56huq", "ibxl56i2q"), "57": ("ibxl57adq", "ibxl57aiq"),
+    "58": ("ibxl58sqq", "ibxl58svq"),
+}
+_NOTEBOOK_ORIENTAT = {
+    "50": 170.667, "51": 166.653, "52": 166.665, "53": 165.608, "54": 166.631,
+    "55": 166.622, "56": 162.590, "57": 166.609, "58": 166.614,
+}
+
+# WFC3/IR geometry: CD matrix at ORIENTAT 166.04 and the IDC SIP coefficients
+# (IDC_w3m18525i), as in calibrated FLT headers.
+_CD_166 = np.array([[3.65350884222603e-05, 8.10513012994813e-06],
+                    [8.95199027058008e-06, -3.2604855185894e-05]])
+_ORIENT_166 = math.degrees(math.atan2(_CD_166[0, 1], _CD_166[1, 1]))
+_SIP_A = {"0_2": 2.77482030873749e-08, "0_3": 4.55691839657869e-11, "0_4": -2.0083179974495e-13,
+          "1_1": 2.44176437155426e-05, "1_2": 3.11477338242516e-11, "1_3": 6.08832045645843e-13,
+          "2_0": -2.0701735553551e-07, "2_1": 1.2225549929939e-10, "2_2": 1.11275247848408e-13,
+          "3_0": -1.9851733613323e-10, "3_1": 4.13947711822547e-13, "4_0": -3.2156784473326e-13}
+_SIP_B = {"0_2": 2.98815054868485e-05, "0_3": -2.2777970488111e-10, "0_4": 1.03978470894974e-12,
+          "1_1": -2.8538202053351e-07, "1_2": 7.47270961118588e-11, "1_3": 1.69983940010457e-13,
+          "2_0": 6.92276069494587e-06, "2_1": -2.3836656728517e-10, "2_2": 1.38557115814168e-13,
+          "3_0": 5.14014553890418e-11, "3_1": 3.8104419996301e-13, "4_0": -5.7352409055905e-13}
+
+
+@dataclass(frozen=True)
+class MosaicTruth:
+    """What :func:`make_mosaic` wrote: file paths and every exposure's true sky."""
+
+    paths: tuple[str, ...]
+    sky: dict[str, float]  # rootname -> true constant sky (e-/s)
+    gradient: dict[str, tuple[float, float]] = field(default_factory=dict)
+    truth_file: str = ""
+
+
+def _rotation(deg: float) -> np.ndarray:
+    t = math.radians(deg)
+    return np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+
+
+def _cd_for(orientat: float) -> np.ndarray:
+    # ORIENTAT = atan2(CD1_2, CD2_2): turning the columns (east, north) of the CD matrix
+    # by delta from north towards east raises ORIENTAT by delta.
+    delta = orientat - _ORIENT_166
+    return _rotation(delta).T @ _CD_166
+
+
+def _layout(tiles: tuple[int, int]):
+    nx, ny = tiles
+    if (nx, ny) == (3, 3):
+        for visit, (ix, iy) in sorted(_NOTEBOOK_TILES.items()):
+            yield visit, ix, iy, _NOTEBOOK_ORIENTAT[visit]
+        return
+    k = 0
+    for iy in range(ny):
+        for ix in range(nx):
+            visit = f"{k:02d}"
+            yield visit, ix - (nx - 1) / 2, iy - (ny - 1) / 2, 166.0 + 0.02 * ((k * 7) % 5 - 2)
+            k += 1
+
+
+def _names(visit: str, e: int, tiles) -> tuple[str, str]:
+    if tuple(tiles) == (3, 3):
+        return NOTEBOOK_ROOTNAMES[visit][e], f"IBXL{visit}030"
+    return f"sm{int(visit):04d}{e:02d}q", f"SM{int(visit):04d}030"
+
+
+def simulate_exposure_headers(*, crval, orientat: float, size: int, distortion: bool = True):
+    """Primary-less SCI WCS header of a WFC3/IR-like chip at ``crval`` and ``orientat``."""
+    h = fits.Header()
+    h["WCSAXES"] = 2
+    h["CRPIX1"] = (size + 1) / 2.0
+    h["CRPIX2"] = (size + 1) / 2.0
+    h["CRVAL1"] = float(crval[0])
+    h["CRVAL2"] = float(crval[1])
+    sip = "-SIP" if distortion else ""
+    h["CTYPE1"] = "RA---TAN" + sip
+    h["CTYPE2"] = "DEC--TAN" + sip
+    cd = _cd_for(orientat)
+    h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = (float(v) for v in cd.ravel())
+    h["ORIENTAT"] = (float(orientat), "position angle of image y axis (deg. e of n)")
+    h["RADESYS"] = "ICRS"
+    h["IDCSCALE"] = PIXEL_SCALE
+    if distortion:
+        h["A_ORDER"] = 4
+        for k, v in _SIP_A.items():
+            h[f"A_{k}"] = v
+        h["B_ORDER"] = 4
+        for k, v in _SIP_B.items():
+            h[f"B_{k}"] = v
+    h["WCSNAME"] = "IDC_w3m18525i" if distortion else "SYNTHETIC"
+    return h
+
+
+def _plane_coords(wcs: WCS, size: int, step: int = 32):
+    """Tangent-plane coordinates (arcsec about RA0, DEC0) of every pixel, via a grid."""
+    nodes = np.arange(0, size, step, dtype=float)
+    if nodes[-1] != size - 1:
+        nodes = np.append(nodes, size - 1.0)
+    gx, gy = np.meshgrid(nodes, nodes)
+    ra, dec = wcs.pixel_to_world_values(gx.ravel(), gy.ravel())
+    xi, eta = _gnomonic(np.asarray(ra), np.asarray(dec))
+    full = np.arange(size, dtype=float)
+    sx = RectBivariateSpline(nodes, nodes, xi.reshape(gx.shape), kx=3, ky=3)
+    sy = RectBivariateSpline(nodes, nodes, eta.reshape(gx.shape), kx=3, ky=3)
+    return sx(full, full), sy(full, full)
+
+
+def _gnomonic(ra, dec):
+    ra0, dec0 = math.radians(RA0), math.radians(DEC0)
+    r, d = np.radians(ra), np.radians(dec)
+    cosc = math.sin(dec0) * np.sin(d) + math.cos(dec0) * np.cos(d) * np.cos(r - ra0)
+    xi = np.cos(d) * np.sin(r - ra0) / cosc
+    eta = (math.cos(dec0) * np.sin(d) - math.sin(dec0) * np.cos(d) * np.cos(r - ra0)) / cosc
+    return np.degrees(xi) * 3600.0, np.degrees(eta) * 3600.0
+
+
+def _nebula(xi, eta, extent: float, strength: float, rng_seed: int):
+    """IC 434-like nebula in e-/s: a bright ridge with a dark pillar, clumps, broad glows."""
+    u = xi / extent
+    v = eta / extent
+    ridge = 0.55 / (1.0 + np.exp(-(u * 0.8 + v * 0.6 - 0.05) / 0.08))
+    pillar = np.exp(-(((u + 0.05) / 0.10) ** 2 + ((v - 0.10) / 0.28) ** 2))
+    head = np.exp(-(((u + 0.02) / 0.12) ** 2 + ((v - 0.30) / 0.12) ** 2))
+    neb = ridge * (1.0 - 0.9 * np.clip(pillar + head, 0, 1))
+    rng = np.random.default_rng(rng_seed)
+    for _ in range(6):
+        cu, cv = rng.uniform(-0.8, 0.8, 2)
+        w = rng.uniform(0.05, 0.25)
+        a = rng.uniform(0.05, 0.35)
+        neb = neb + a * np.exp(-(((u - cu) ** 2 + (v - cv) ** 2) / (2 * w * w)))
+    return strength * neb
+
+
+def make_mosaic(
+    outdir: str | os.PathLike,
+    *,
+    tiles: tuple[int, int] = (3, 3),
+    size: int = 1014,
+    exposures_per_tile: int = 2,
+    seed: int = 12812,
+    gradient: float = 0.0,
+    nebula: float = 1.0,
+    nstars: int | None = None,
+    noise: bool = True,
+    distortion: bool = True,
+    overwrite: bool = False,
+) -> MosaicTruth:
+    """Write a synthetic mosaic of WFC3/IR-like ``_flt.fits`` files and ``truth.json``.
+
+    Parameters
+    ----------
+    outdir : path
+        Directory to write into (created if needed).
+    tiles : (int, int)
+        Tiles along detector x and y (3x3 gives the notebook's visits and rootnames).
+    size : int
+        Chip size in pixels (square).
+    exposures_per_tile : int
+        Dithered exposures per tile (dither of (3.5, 4.5) px, scaled with ``size``).
+    seed : int
+        Random seed; every draw is indexed by tile and exposure.
+    gradient : float
+        Maximum absolute sky gradient across a chip (e-/s per chip width); 0 = constant.
+    nebula : float
+        Nebula brightness scale (0 = blank sky with stars).
+    nstars : int, optional
+        Number of stars (default scales with the mosaic area).
+    noise : bool
+        Add Poisson and read noise.
+    distortion : bool
+        Use the SIP distortion (off: pure TAN).
+    overwrite : bool
+        Replace existing files.
+
+    Returns
+    -------
+    MosaicTruth
+    """
+    outdir = os.fspath(outdir)
+    os.makedirs(outdir, exist_ok=True)
+    tiles = (int(tiles[0]), int(tiles[1]))
+    scale_deg = PIXEL_SCALE / 3600.0
+    pix_dx = size * 0.85 * 1.056  # ~15 % overlap in x (pixels are 0.1355" wide along x)
+    pix_dy = size * 0.86 * 0.946  # ~14 % overlap in y (0.1211" along y)
+    dither = np.array([3.5, 4.5]) * size / 1014.0
+    layout = list(_layout(tiles))
+    extent = 0.5 * PIXEL_SCALE * size * max(tiles) * 0.9
+    if nstars is None:
+        nstars = int(2000 * (size / 1014.0) ** 2 * tiles[0] * tiles[1] / 9)
+    master = np.random.default_rng(seed)
+    star_xi = master.uniform(-1.2, 1.2, nstars) * extent
+    star_eta = master.uniform(-1.2, 1.2, nstars) * extent
+    star_flux = 10.0 * (1.0 - master.random(nstars)) ** (-1.0 / 1.3)  # e-/s, power law
+    star_flux = np.minimum(star_flux, 5000.0)
+    star_ra, star_dec = _inverse_gnomonic(star_xi, star_eta)
+    center_wcs = WCS(simulate_exposure_headers(crval=(RA0, DEC0), orientat=166.0, size=size,
+                                               distortion=False))
+    paths, sky_truth, grads = [], {}, {}
+    truth = {"generator": "skymatch.datasets.make_mosaic", "version": __version__,
+             "seed": seed, "tiles": f"{tiles[0]}x{tiles[1]}", "size": size,
+             "gradient": gradient, "nebula": nebula, "nstars": nstars, "exptime": EXPTIME,
+             "sky_definition": "sky(x,y) = sky + gx*(x-xc)/size + gy*(y-yc)/size in e-/s "
+                               "per pixel, x,y 0-based, xc=yc=(size-1)/2",
+             "exposures": {}}
+    for t, (visit, ix, iy, orientat) in enumerate(layout):
+        cx = (size + 1) / 2.0 + ix * pix_dx
+        cy = (size + 1) / 2.0 + iy * pix_dy
+        tile_ra, tile_dec = center_wcs.wcs_pix2world([[cx, cy]], 1)[0]
+        visit_rng = np.random.default_rng([seed, t, 999])
+        visit_sky = visit_rng.uniform(0.8, 1.38)
+        for e in range(exposures_per_tile):
+            root, asn = _names(visit, e, tiles)
+            rng = np.random.default_rng([seed, t, e])
+            base = WCS(simulate_exposure_headers(crval=(tile_ra, tile_dec), orientat=orientat,
+                                                 size=size, distortion=False))
+            off = dither * e
+            ra_e, dec_e = base.wcs_pix2world([[(size + 1) / 2.0 + off[0], (size + 1) / 2.0 + off[1]]], 1)[0]
+            o_e = orientat + 0.0004 * e
+            hdr = simulate_exposure_headers(crval=(ra_e, dec_e), orientat=o_e, size=size,
+                                            distortion=distortion)
+            wcs = WCS(hdr)
+            sky = float(min(1.4, max(0.8, visit_sky + rng.normal(0.0, 0.02))))
+            gx = float(rng.uniform(-gradient, gradient)) if gradient else 0.0
+            gy = float(rng.uniform(-gradient, gradient)) if gradient else 0.0
+            sci, err, dq = _render(wcs, size, sky, gx, gy, nebula, extent, seed,
+                                   star_ra, star_dec, star_flux, rng, noise)
+            path = os.path.join(outdir, f"{root}_flt.fits")
+            _write_flt(path, hdr, sci, err, dq, root=root, asn=asn, visit=visit, e=e,
+                       dither=off, overwrite=overwrite)
+            paths.append(path)
+            sky_truth[root] = sky
+            grads[root] = (gx, gy)
+            truth["exposures"][root] = {
+                "sky": sky, "gx": gx, "gy": gy, "visit": visit, "asn_id": asn,
+                "tile_ix": ix, "tile_iy": iy, "orientat": o_e, "crval": [ra_e, dec_e],
+                "dither_pix": [float(off[0]), float(off[1])],
+            }
+    truth_file = os.path.join(outdir, "truth.json")
+    with open(truth_file, "w", encoding="utf-8") as fh:
+        json.dump(truth, fh, indent=1)
+    return MosaicTruth(paths=tuple(sorted(paths)), sky=sky_truth, gradient=grads,
+                       truth_file=truth_file)
+
+
+def _inverse_gnomonic(xi_arcsec, eta_arcsec):
+    x = np.radians(np.asarray(xi_arcsec) / 3600.0)
+    y = np.radians(np.asarray(eta_arcsec) / 3600.0)
+    ra0, dec0 = math.radians(RA0), math.radians(DEC0)
+    rho = np.hypot(x, y)
+    c = np.arctan(rho)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dec = np.arcsin(np.cos(c) * math.sin(dec0) + np.where(rho > 0, y * np.sin(c) * math.cos(dec0) / rho, 0))
+    ra = ra0 + np.arctan2(x * np.sin(c), rho * math.cos(dec0) * np.cos(c) - y * math.sin(dec0) * np.sin(c))
+    return np.degrees(ra), np.degrees(dec)
+
+
+def _render(wcs, size, sky, gx, gy, nebula, extent, seed, star_ra, star_dec, star_flux,
+            rng, noise):
+    xi, eta = _plane_coords(wcs, size)
+    scene = _nebula(xi, eta, extent, nebula, seed) if nebula else np.zeros((size, size))
+    # Stars: Gaussian PSF (FWHM 1.6 px) on a 9x9 stamp.
+    sx, sy = wcs.world_to_pixel_values(star_ra, star_dec)
+    sx, sy = np.asarray(sx), np.asarray(sy)
+    inside = (sx > -5) & (sx < size + 4) & (sy > -5) & (sy < size + 4)
+    sigma = 1.6 / 2.3548
+    half = 4
+    offs = np.arange(-half, half + 1)
+    for x0, y0, f in zip(sx[inside], sy[inside], star_flux[inside]):
+        ix, iy = int(round(x0)), int(round(y0))
+        cols = ix + offs
+        rows = iy + offs
+        px = np.exp(-0.5 * ((cols - x0) / sigma) ** 2)
+        py = np.exp(-0.5 * ((rows - y0) / sigma) ** 2)
+        stamp = f * np.outer(py, px) / (2 * math.pi * sigma * sigma)
+        rs = (rows >= 0) & (rows < size)
+        cs = (cols >= 0) & (cols < size)
+        if rs.any() and cs.any():
+            scene[np.ix_(rows[rs], cols[cs])] += stamp[np.ix_(rs, cs)]
+    yy, xx = np.mgrid[0:size, 0:size]
+    c = (size - 1) / 2.0
+    skymap = sky + gx * (xx - c) / size + gy * (yy - c) / size
+    rate = scene + skymap
+    dq = np.zeros((size, size), dtype=np.int16)
+    # Blobs (512): reduced throughput.
+    for _ in range(max(1, size // 300)):
+        bx, by, br = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(6, 14) * size / 1014 + 3
+        blob = (xx - bx) ** 2 + (yy - by) ** 2 < br * br
+        dq[blob] |= 512
+        rate = np.where(blob, rate * 0.9, rate)
+    electrons = rate * EXPTIME
+    if noise:
+        electrons = rng.poisson(np.clip(electrons, 0, None)).astype(float) + rng.normal(0.0, 15.0, electrons.shape)
+    sci = electrons / EXPTIME
+    u = rng.random((size, size))
+    bad = u < 0.004
+    dq[bad] |= 4
+    col = int(rng.integers(0, size))
+    r0 = int(rng.integers(0, size // 2))
+    dq[r0 : r0 + size // 3, col] |= 4
+    sci[r0 : r0 + size // 3, col] = rng.normal(5.0, 1.0, size // 3)
+    hot = (u >= 0.004) & (u < 0.006)
+    dq[hot] |= 16
+    sci[hot] += rng.uniform(1.0, 5.0, int(hot.sum()))
+    warm = (u >= 0.006) & (u < 0.016)
+    dq[warm] |= 64
+    sci[warm] += rng.uniform(0.0, 0.15, int(warm.sum()))
+    cr = (u >= 0.016) & (u < 0.021)
+    dq[cr] |= 8192
+    sci[cr] += rng.uniform(0.5, 20.0, int(cr.sum()))
+    unflagged = (u >= 0.021) & (u < 0.0212)
+    sci[unflagged] += rng.uniform(1.0, 30.0, int(unflagged.sum()))
+    sci[bad] = rng.normal(0.0, 3.0, int(bad.sum()))
+    err = np.sqrt(np.clip(rate, 0, None) * EXPTIME + 15.0 ** 2) / EXPTIME
+    return sci.astype(np.float32), err.astype(np.float32), dq
+
+
+def _write_flt(path, sci_hdr, sci, err, dq, *, root, asn, visit, e, dither, overwrite):
+    prim = fits.Header()
+    prim["NEXTEND"] = (3, "Number of standard extensions")
+    prim["FILENAME"] = (os.path.basename(path), "name of file")
+    prim["TELESCOP"] = ("HST", "telescope used to acquire data")
+    prim["INSTRUME"] = ("WFC3", "identifier for instrument used to acquire data")
+    prim["EQUINOX"] = 2000.0
+    prim["ROOTNAME"] = (root, "rootname of the observation set")
+    prim["TARGNAME"] = "HORSEHEAD"
+    prim["PROPOSID"] = 12812
+    prim["SYNTHETC"] = (True, "synthetic data made by skymatch.datasets")
+    prim["DATE-OBS"] = "2012-10-30"
+    prim["TIME-OBS"] = f"0{e}:{int(visit) % 60:02d}:00"
+    prim["EXPSTART"] = 56230.0 + int(visit) * 0.01 + e * 0.001
+    prim["EXPTIME"] = (EXPTIME, "exposure duration (seconds)--calculated")
+    prim["OBSTYPE"] = "IMAGING"
+    prim["DETECTOR"] = ("IR", "detector in use: UVIS or IR")
+    prim["FILTER"] = ("F160W", "element selected from filter wheel")
+    prim["APERTURE"] = "IR"
+    prim["POSTARG1"] = (round(float(dither[0]) * 0.1355, 4), "POSTARG in axis 1 direction")
+    prim["POSTARG2"] = (round(float(dither[1]) * 0.1211, 4), "POSTARG in axis 2 direction")
+    prim["ASN_ID"] = (asn, "unique identifier assigned to association")
+    prim["ASN_TAB"] = f"{asn.lower()}_asn.fits"
+    prim["PHOTFLAM"] = (1.9275602e-20, "inverse sensitivity, ergs/cm2/A/e-")
+    prim["IDCTAB"] = "N/A"
+    hdr = fits.Header()
+    hdr["EXTNAME"] = "SCI"
+    hdr["EXTVER"] = 1
+    hdr["ROOTNAME"] = root
+    hdr["BUNIT"] = ("ELECTRONS/S", "brightness units")
+    hdr.extend(sci_hdr, update=True)
+    hdus = [fits.PrimaryHDU(header=prim), fits.ImageHDU(sci, header=hdr)]
+    for name, arr, unit in (("ERR", err, "ELECTRONS/S"), ("DQ", dq, "UNITLESS")):
+        h = fits.Header()
+        h["EXTNAME"] = name
+        h["EXTVER"] = 1
+        h["BUNIT"] = unit
+        hdus.append(fits.ImageHDU(arr, header=h))
+    fits.HDUList(hdus).writeto(path, overwrite=overwrite)
