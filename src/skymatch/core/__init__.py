@@ -10,10 +10,13 @@ from ._methods import (
     SerialExecutor,
     canonical_method,
     match_sky,
+    sky_methods,
+    ThreadExecutor,
 )
 from ._solve import MatchSolution, solve_match
 from ._stats import SKY_STATISTICS, SkyStatParams, StatisticError, StatResult, sky_statistic
 from ._units import brightness_conversion, classify_units
+from ._user import USER_APPLIED, user_sky_result
 
 __all__ = [
     "METHOD_ALIASES",
@@ -29,7 +32,11 @@ __all__ = [
     "classify_units",
     "dq_good_mask",
     "match_sky",
+    "sky_methods",
+    "ThreadExecutor",
     "parse_bits",
     "sky_statistic",
     "solve_match",
+    "user_sky_result",
+    "USER_APPLIED",
 ]

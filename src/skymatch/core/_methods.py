@@ -31,6 +31,7 @@ __all__ = [
     "COMPAT_MODES",
     "canonical_method",
     "match_sky",
+    "sky_methods",
     "Executor",
     "SerialExecutor",
     "ThreadExecutor",
@@ -140,10 +141,30 @@ def _progress_map(executor: Executor, fn, jobs: Sequence, stage: str,
     return out
 
 
-def match_sky(
+def match_sky(chips: Sequence[Chip], *, method: str = "match", **options: Any) -> SkyResult:
+    """Compute the sky of every chip with one of AstroDrizzle's four methods.
+
+    Parameters
+    ----------
+    chips : sequence of Chip
+        The inputs; chips with the same ``exposure_id`` share one sky.
+    method : {'localmin', 'globalmin', 'match', 'globalmin+match'}
+        Sky method (JWST aliases ``local``, ``global``, ``global+match`` accepted).
+    **options
+        Keyword options of :func:`sky_methods` (statistic, masks, compat, executor ...).
+
+    Returns
+    -------
+    SkyResult
+    """
+    method = canonical_method(method)
+    return sky_methods(chips, methods=(method,), **options)[method]
+
+
+def sky_methods(
     chips: Sequence[Chip],
     *,
-    method: str = "match",
+    methods: Sequence[str] = SKY_METHODS,
     skystat: str = "median",
     lower: float | None = None,
     upper: float | None = None,
@@ -159,15 +180,20 @@ def match_sky(
     on_empty: str = "error",
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
-) -> SkyResult:
-    """Compute the sky of every chip with one of AstroDrizzle's four methods.
+) -> dict[str, SkyResult]:
+    """Compute the sky of every chip with several methods, sharing all the work.
+
+    Local statistics and overlap statistics are computed once and combined into each
+    requested method, so comparing the four methods costs about as much as the most
+    expensive one.
 
     Parameters
     ----------
     chips : sequence of Chip
         The inputs; chips with the same ``exposure_id`` share one sky.
-    method : {'localmin', 'globalmin', 'match', 'globalmin+match'}
-        Sky method (JWST aliases ``local``, ``global``, ``global+match`` accepted).
+    methods : sequence of str
+        Sky methods (``localmin``, ``globalmin``, ``match``, ``globalmin+match``; JWST
+        aliases ``local``, ``global``, ``global+match`` accepted).
     skystat, lower, upper, nclip, lsigma, usigma, binwidth
         The sky statistic (AstroDrizzle's ``skystat``, ``skylower``, ``skyupper``,
         ``skyclip``, ``skylsigma``, ``skyusigma``, ``skywidth``).
@@ -192,9 +218,12 @@ def match_sky(
 
     Returns
     -------
-    SkyResult
+    dict
+        ``{canonical method name: SkyResult}`` in the order requested.
     """
-    method = canonical_method(method)
+    methods = list(dict.fromkeys(canonical_method(m) for m in methods))
+    if not methods:
+        raise ParameterError("no sky method requested")
     if compat not in COMPAT_MODES:
         raise ParameterError(f"compat={compat!r}: use None or 'drizzlepac'")
     if on_empty not in ("error", "warn"):
@@ -244,7 +273,7 @@ def match_sky(
             return static_packed[c.signature], ("static", run_id, c.signature)
 
         # 2. Per-chip pass: usable pixels and, when needed, the local statistic.
-        need_local = method != "match"
+        need_local = any(m != "match" for m in methods)
         jobs = []
         for c in chips:
             sp, sk = static_of(c)
@@ -283,38 +312,44 @@ def match_sky(
         labels = np.full(n_exp, -1)
         pair_stats: list[PairStat] = []
         components: tuple = ()
-        if method in ("match", "globalmin+match"):
+        if any("match" in m for m in methods):
             M, labels, pair_stats, components = _match(
                 chips, exp_ids, exp_of, flags, stat, is_compat, match_down, static_of,
                 executor, progress)
 
-        # 4. Combine.
-        exp_sky, exp_valid, exp_how = _combine(method, L, M, labels, is_compat, exp_ids)
+        # 4. Combine into every requested method.
+        combined = {m: _combine(m, L, M, labels, is_compat, exp_ids) for m in methods}
     finally:
         clear_cache()
 
-    chip_out = []
-    for k, c in enumerate(chips):
-        e = exp_of[k]
-        b = exp_sky[e]
-        chip_out.append(ChipSky(
-            name=c.name, exposure_id=c.exposure_id, sky=float(b / c.conv),
-            sky_brightness=float(b), valid=bool(exp_valid[e]), how=exp_how[e],
-            conv=float(c.conv), local=float(local_chip[k]), npix=int(npix_chip[k]),
-        ))
-    exp_out = tuple(
-        ExposureSky(exposure_id=exp_ids[e], sky_brightness=float(exp_sky[e]),
-                    valid=bool(exp_valid[e]), how=exp_how[e], local=float(L[e]),
-                    match=float(M[e]), component=int(labels[e]))
-        for e in range(n_exp)
-    )
     params: dict[str, Any] = dict(
         skystat=skystat, lower=lower, upper=upper, nclip=nclip, lsigma=lsigma,
         usigma=usigma, binwidth=binwidth, sky_bits=sky_bits, use_static=bool(use_static),
         static_sig=static_sig, match_down=match_down, compat=compat,
     )
-    return SkyResult(method=method, chips=tuple(chip_out), exposures=exp_out,
-                     pairs=tuple(pair_stats), components=components, parameters=params)
+    out = {}
+    for method, (exp_sky, exp_valid, exp_how) in combined.items():
+        chip_out = []
+        for k, c in enumerate(chips):
+            e = exp_of[k]
+            b = exp_sky[e]
+            chip_out.append(ChipSky(
+                name=c.name, exposure_id=c.exposure_id, sky=float(b / c.conv),
+                sky_brightness=float(b), valid=bool(exp_valid[e]), how=exp_how[e],
+                conv=float(c.conv), local=float(local_chip[k]), npix=int(npix_chip[k]),
+            ))
+        exp_out = tuple(
+            ExposureSky(exposure_id=exp_ids[e], sky_brightness=float(exp_sky[e]),
+                        valid=bool(exp_valid[e]), how=exp_how[e], local=float(L[e]),
+                        match=float(M[e]), component=int(labels[e]))
+            for e in range(n_exp)
+        )
+        uses_match = "match" in method
+        out[method] = SkyResult(
+            method=method, chips=tuple(chip_out), exposures=exp_out,
+            pairs=tuple(pair_stats) if uses_match else (),
+            components=components if uses_match else (), parameters=params)
+    return out
 
 
 def _match(chips, exp_ids, exp_of, flags, stat, is_compat, match_down, static_of,

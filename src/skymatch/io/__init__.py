@@ -14,3 +14,7 @@ __all__ = [
     "update_headers_atomic",
     "write_sky",
 ]
+from ._tables import comparison_table, sky_table, write_table  # noqa: E402
+from ._usersky import read_skyfile, read_skyuser  # noqa: E402
+
+__all__ += ["comparison_table", "read_skyfile", "read_skyuser", "sky_table", "write_table"]

@@ -18,6 +18,7 @@ import numpy as np
 from astropy.io import fits
 
 from .._version import __version__
+from ..core._user import USER_APPLIED
 from ..exceptions import WriteError
 from ..models import Chip, SkyResult
 
@@ -156,7 +157,11 @@ def write_sky(result: SkyResult, chips: Sequence[Chip], *, subtract: bool = Fals
                 "SMCOMPAT": (str(params.get("compat") or "none"), "skymatch compatibility mode"),
                 "SMVERS": (__version__, "skymatch version"),
             }
-            if subtract:
+            if sky.how == USER_APPLIED:
+                # The user already subtracted this value from the data.
+                cards[SKY_KEYWORD] = (value, "Sky subtracted from data by the user")
+                cards["SMSUBTR"] = (True, "MDRIZSKY has been subtracted from the data")
+            elif subtract:
                 with fits.open(path, memmap=True) as hdul:
                     hdr = hdul[ext].header
                     prev = float(hdr.get(SKY_KEYWORD, 0.0)) if hdr.get("SMSUBTR", False) else 0.0

@@ -1,0 +1,74 @@
+"""Tables of sky results (CSV or ECSV)."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from astropy.table import Table
+
+from ..exceptions import WriteError
+from ..models import Chip, SkyResult
+
+__all__ = ["sky_table", "comparison_table", "write_table", "NOTEBOOK_COLUMNS"]
+
+# The notebook's CSV columns, in its order, and the method behind each.
+NOTEBOOK_COLUMNS = (("globalmin", "globalmin"), ("globalmin_match", "globalmin+match"),
+                    ("match", "match"), ("local", "localmin"))
+
+
+def sky_table(result: SkyResult, chips: Sequence[Chip]) -> Table:
+    """One row per chip: file, extension, exposure, MDRIZSKY, validity, provenance."""
+    by_name = {c.name: c for c in chips}
+    rows = []
+    for cs in result.chips:
+        c = by_name[cs.name]
+        path = c.source[0] if c.source else ""
+        ext = cs.name[cs.name.rfind("["):] if "[" in cs.name else ""
+        rows.append({
+            "file": os.path.basename(path) if path else cs.name,
+            "ext": ext.strip("[]"),
+            "rootname": str(c.meta.get("ROOTNAME", "")),
+            "asn_id": str(c.meta.get("ASN_ID", "")),
+            "mdrizsky": cs.sky,
+            "sky_brightness": cs.sky_brightness,
+            "local": cs.local,
+            "valid": cs.valid,
+            "how": cs.how,
+            "method": result.method,
+        })
+    names = ["file", "ext", "rootname", "asn_id", "mdrizsky", "sky_brightness", "local",
+             "valid", "how", "method"]
+    t = Table(rows=rows, names=names) if rows else Table(names=names)
+    t["mdrizsky"].info.format = ".8g"
+    return t
+
+
+def comparison_table(results: dict[str, SkyResult], chips: Sequence[Chip]) -> Table:
+    """MDRIZSKY of every chip under every method, with the notebook's columns.
+
+    Columns: ``Rootname``, ``ASN_ID``, ``ORIENTAT``, then ``globalmin``,
+    ``globalmin_match``, ``match``, ``local`` for the methods present (data units).
+    """
+    t = Table()
+    t["Rootname"] = [str(c.meta.get("ROOTNAME", c.name)) for c in chips]
+    t["ASN_ID"] = [str(c.meta.get("ASN_ID", "")) for c in chips]
+    t["ORIENTAT"] = [float(c.meta.get("ORIENTAT", float("nan"))) for c in chips]
+    for col, method in NOTEBOOK_COLUMNS:
+        if method in results:
+            by_name = {cs.name: cs.sky for cs in results[method].chips}
+            t[col] = [by_name[c.name] for c in chips]
+            t[col].info.format = ".8f"
+    return t
+
+
+def write_table(table: Table, path: str, *, overwrite: bool = True) -> None:
+    """Write ``table`` as CSV or ECSV (chosen by the extension of ``path``)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".csv", ".ecsv"):
+        raise WriteError(f"{path}: table files must end in .csv or .ecsv")
+    fmt = "ascii.ecsv" if ext == ".ecsv" else "ascii.csv"
+    try:
+        table.write(path, format=fmt, overwrite=overwrite)
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot write the table ({exc})") from exc
