@@ -407,7 +407,7 @@ def _match(chips, exp_ids, exp_of, flags, stat, is_compat, match_down, static_of
         comps.append(tuple(exp_ids[e] for e in np.nonzero(sol.labels == lab)[0]))
     isolated = [exp_ids[e] for e in range(n_exp) if not good[e]]
     if len(comps) > 1:
-        listing = "; ".join("{" + ", ".join(c) + "}" for c in comps)
+        listing = "; ".join("{" + ", ".join(_label(x) for x in c) + "}" for c in comps)
         how = "anchored at its own minimum" if not is_compat else "left at the Reference's arbitrary offsets"
         warnings.warn(
             f"the overlap graph has {len(comps)} disconnected groups ({listing}); "
@@ -415,7 +415,7 @@ def _match(chips, exp_ids, exp_of, flags, stat, is_compat, match_down, static_of
             DisconnectedMosaicWarning, stacklevel=3)
     if isolated:
         warnings.warn(
-            f"no usable overlap for {', '.join(isolated)}: match cannot determine their sky "
+            f"no usable overlap for {', '.join(_label(x) for x in isolated)}: match cannot determine their sky "
             "(written as 0 and flagged invalid)", UndeterminedSkyWarning, stacklevel=3)
     pair_stats = [
         PairStat(exposure_i=exp_ids[pi[k]], exposure_j=exp_ids[pj[k]], sky_i=float(s_i[k]),
@@ -424,6 +424,11 @@ def _match(chips, exp_ids, exp_of, flags, stat, is_compat, match_down, static_of
         for k in range(len(keys))
     ]
     return M, sol.labels, pair_stats, tuple(comps) + tuple((e,) for e in isolated)
+
+
+def _label(exposure_id: str) -> str:
+    """Short name of an exposure for messages (file name without its directory)."""
+    return os.path.basename(exposure_id) or exposure_id
 
 
 def _combine(method, L, M, labels, is_compat, exp_ids):
@@ -463,7 +468,7 @@ def _combine(method, L, M, labels, is_compat, exp_ids):
         if how[e] == method:
             how[e] = "no-data"
         sky[e] = 0.0
-    undetermined = [exp_ids[e] for e in np.nonzero(~valid)[0]]
+    undetermined = [_label(exp_ids[e]) for e in np.nonzero(~valid)[0]]
     if undetermined and method != "match":
         warnings.warn(
             f"{method}: no sky could be determined for {', '.join(undetermined)} "
