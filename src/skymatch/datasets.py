@@ -141,8 +141,9 @@ def _plane_coords(wcs: WCS, size: int, step: int = 32):
     ra, dec = wcs.pixel_to_world_values(gx.ravel(), gy.ravel())
     xi, eta = _gnomonic(np.asarray(ra), np.asarray(dec))
     full = np.arange(size, dtype=float)
-    sx = RectBivariateSpline(nodes, nodes, xi.reshape(gx.shape), kx=3, ky=3)
-    sy = RectBivariateSpline(nodes, nodes, eta.reshape(gx.shape), kx=3, ky=3)
+    k = min(3, nodes.size - 1)
+    sx = RectBivariateSpline(nodes, nodes, xi.reshape(gx.shape), kx=k, ky=k)
+    sy = RectBivariateSpline(nodes, nodes, eta.reshape(gx.shape), kx=k, ky=k)
     return sx(full, full), sy(full, full)
 
 

@@ -86,21 +86,26 @@ def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
     if not os.path.isfile(path):
         raise InputError(f"{path}: not a regular file")
     size = os.path.getsize(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", AstropyWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AstropyWarning)
+        try:
             hdul = fits.open(path, mode=mode, memmap=True, lazy_load_hdus=False)
-    except AstropyWarning as exc:
-        raise InputError(f"{path}: damaged FITS file ({_short(exc)}); it may be truncated") from exc
-    except (OSError, ValueError, TypeError, IndexError) as exc:
-        raise InputError(f"{path}: not a readable FITS file ({_short(exc)})") from exc
-    for i, hdu in enumerate(hdul):
-        info = hdul.fileinfo(i)
-        if info is not None and info["datLoc"] + info["datSpan"] > size:
-            hdul.close()
-            raise InputError(
-                f"{path}[{i}]: file is truncated ({size:,} bytes, extension {i} needs "
-                f"{info['datLoc'] + info['datSpan']:,}); download or copy it again")
+        except (OSError, ValueError, TypeError, IndexError) as exc:
+            raise InputError(f"{path}: not a readable FITS file ({_short(exc)})") from exc
+    try:
+        for i, hdu in enumerate(hdul):
+            info = hdul.fileinfo(i)
+            if info is not None and info["datLoc"] + info["datSpan"] > size:
+                raise InputError(
+                    f"{path}[{i}]: file is truncated ({size:,} bytes, extension {i} needs "
+                    f"{info['datLoc'] + info['datSpan']:,}); download or copy it again")
+        for w in caught:
+            if "truncated" in str(w.message).lower():
+                raise InputError(f"{path}[{len(hdul) - 1}]: file is truncated ({_short(w.message)}); "
+                                 "download or copy it again")
+    except InputError:
+        hdul.close()
+        raise
     return hdul
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections import defaultdict
 from typing import Iterable, Mapping, Sequence
@@ -31,7 +32,9 @@ def check_writable(paths: Iterable[str]) -> None:
     """Raise :class:`WriteError` for the first file that cannot be updated in place."""
     for p in dict.fromkeys(paths):
         d = os.path.dirname(os.path.abspath(p)) or "."
-        if not os.access(p, os.W_OK):
+        mode = os.stat(p).st_mode
+        # A file without any write permission bit is read-only, even for root.
+        if not os.access(p, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
             raise WriteError(f"{p}: file is read-only; make it writable, or use --readonly to only report the skies")
         if not os.access(d, os.W_OK | os.X_OK):
             raise WriteError(f"{p}: its directory {d} is not writable (needed for a safe update); use --readonly")
