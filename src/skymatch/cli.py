@@ -174,6 +174,18 @@ def _cmd_demo(a) -> int:
     write_table(table, csv)
     print("\n".join(table.pformat(max_lines=-1, max_width=-1)))
     print(f"\nfour sky methods on {len(run.chips)} exposures in {dt:.2f} s")
+    truth_file = os.path.join(data, "truth.json")
+    if os.path.exists(truth_file):
+        import json
+
+        import numpy as np
+
+        true = json.load(open(truth_file, encoding="utf-8"))["exposures"]
+        t = np.array([true[str(r)]["sky"] for r in table["Rootname"]])
+        m = np.asarray(table["match"], dtype=float)
+        err = (m - m.mean()) - (t - t.mean())
+        print(f"match vs the true sky differences: rms {np.sqrt(np.mean(err ** 2)):.4f}, "
+              f"max {np.max(np.abs(err)):.4f} e-/s")
     print(f"results: {csv}")
     return 0
 

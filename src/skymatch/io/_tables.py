@@ -54,6 +54,7 @@ def comparison_table(results: dict[str, SkyResult], chips: Sequence[Chip]) -> Ta
     t["Rootname"] = [str(c.meta.get("ROOTNAME", c.name)) for c in chips]
     t["ASN_ID"] = [str(c.meta.get("ASN_ID", "")) for c in chips]
     t["ORIENTAT"] = [float(c.meta.get("ORIENTAT", float("nan"))) for c in chips]
+    t["ORIENTAT"].info.format = ".5f"
     for col, method in NOTEBOOK_COLUMNS:
         if method in results:
             by_name = {cs.name: cs.sky for cs in results[method].chips}
