@@ -180,7 +180,8 @@ def _cmd_demo(a) -> int:
 
         import numpy as np
 
-        true = json.load(open(truth_file, encoding="utf-8"))["exposures"]
+        with open(truth_file, encoding="utf-8") as fh:
+            true = json.load(fh)["exposures"]
         t = np.array([true[str(r)]["sky"] for r in table["Rootname"]])
         m = np.asarray(table["match"], dtype=float)
         err = (m - m.mean()) - (t - t.mean())
