@@ -1,0 +1,109 @@
+"""Input forms: @file lists with masks, generic single-HDU images, multi-chip files, dask."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from skymatch import InputError, expand_inputs, read_inputs, run_sky, sky_methods
+
+
+def car_image(path, crval, value, shape=(80, 90)):
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---CAR", "DEC--CAR"]
+    w.wcs.crval = crval
+    w.wcs.crpix = [(shape[1] + 1) / 2, (shape[0] + 1) / 2]
+    w.wcs.cdelt = [-0.2 / 3600, 0.2 / 3600]
+    h = w.to_header()
+    h["BUNIT"] = "MJy/sr"
+    rng = np.random.default_rng(int(value * 10))
+    fits.PrimaryHDU((value + rng.normal(0, 0.01, shape)).astype(np.float32), header=h).writeto(path)
+
+
+def test_generic_car_images_in_surface_brightness(tmp_path):
+    car_image(tmp_path / "a.fits", [30.0, 0.0], 5.0)
+    car_image(tmp_path / "b.fits", [30.0 + 40 * 0.2 / 3600, 0.0], 7.5)
+    chips = read_inputs(str(tmp_path / "*.fits"))
+    assert [c.name for c in chips] == ["a.fits[0]", "b.fits[0]"]
+    assert all(c.unit_kind == "surface" and c.conv == 1.0 for c in chips)
+    res = sky_methods(chips, methods=["match", "localmin"])
+    assert [c.sky for c in res["match"].chips] == pytest.approx([0.0, 2.5], abs=0.01)
+    assert [c.sky for c in res["localmin"].chips] == pytest.approx([5.0, 7.5], abs=0.01)
+
+
+def test_at_file_with_user_masks(small_mosaic, tmp_path):
+    d, truth = small_mosaic
+    files = truth.paths[:4]
+    # Mask out everything but a corner of the first file: its local sky comes from there.
+    data = fits.getdata(files[0], ("SCI", 1))
+    mask = np.zeros(data.shape, np.uint8)
+    mask[:40, :40] = 1
+    fits.PrimaryHDU(mask).writeto(tmp_path / "m0.fits")
+    lst = tmp_path / "inputs.lst"
+    lst.write_text(f"{files[0]} m0.fits\n# a comment\n" + "\n".join(files[1:]) + "\n")
+    specs = expand_inputs(f"@{lst}")
+    assert [s.path for s in specs] == list(files)
+    assert specs[0].masks == (str(tmp_path / "m0.fits"),)
+    res = run_sky(f"@{lst}", method="localmin", readonly=True, sky_bits=None)
+    from skymatch.core import SkyStatParams, sky_statistic
+    expected = sky_statistic(data[:40, :40], SkyStatParams()).value
+    assert res.result.chips[0].sky == pytest.approx(expected, rel=1e-6)
+
+
+def test_at_file_mask_of_wrong_shape(small_mosaic, tmp_path):
+    _, truth = small_mosaic
+    fits.PrimaryHDU(np.ones((5, 5), np.uint8)).writeto(tmp_path / "bad.fits")
+    lst = tmp_path / "l.lst"
+    lst.write_text(f"{truth.paths[0]} bad.fits\n")
+    with pytest.raises(InputError, match=r"bad.fits: mask shape \(5, 5\) differs"):
+        run_sky(f"@{lst}", method="localmin", readonly=True)
+
+
+def test_two_chip_file_counts_converted_by_exptime(tmp_path):
+    # ACS-like: two SCI extensions in counts, one exposure, EXPTIME 400 s.
+    w1 = WCS(naxis=2)
+    w1.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w1.wcs.crval = [50.0, 10.0]
+    w1.wcs.crpix = [50.5, 50.5]
+    w1.wcs.cd = [[-0.05 / 3600, 0], [0, 0.05 / 3600]]
+    w2 = w1.deepcopy()
+    w2.wcs.crpix = [50.5, 50.5 - 100]
+    prim = fits.PrimaryHDU()
+    prim.header["INSTRUME"] = "ACS"
+    prim.header["DETECTOR"] = "WFC"
+    prim.header["EXPTIME"] = 400.0
+    hdus = [prim]
+    for ver, (w, level) in enumerate([(w1, 800.0), (w2, 840.0)], 1):
+        h = w.to_header()
+        h["EXTNAME"], h["EXTVER"], h["BUNIT"] = "SCI", ver, "ELECTRONS"
+        h["IDCSCALE"] = 0.05
+        hdus.append(fits.ImageHDU(np.full((100, 100), level, np.float32), header=h))
+        dq = fits.ImageHDU(np.zeros((100, 100), np.int16))
+        dq.header["EXTNAME"], dq.header["EXTVER"] = "DQ", ver
+        hdus.append(dq)
+    fits.HDUList(hdus).writeto(tmp_path / "j_flt.fits")
+    chips = read_inputs(str(tmp_path / "j_flt.fits"))
+    assert [c.name for c in chips] == ["j_flt.fits[SCI,1]", "j_flt.fits[SCI,2]"]
+    assert chips[0].exposure_id == chips[1].exposure_id
+    assert chips[0].conv == pytest.approx(1 / (0.05 ** 2 * 400.0))
+    res = sky_methods(chips, methods=["localmin"], skystat="mean")["localmin"]
+    # One sky for the exposure: the lower chip's, in each chip's data units.
+    assert [c.sky for c in res.chips] == pytest.approx([800.0, 800.0])
+
+
+def test_dask_executor_gives_the_same_answer(small_mosaic):
+    distributed = pytest.importorskip("dask.distributed")
+    d, _ = small_mosaic
+    serial = run_sky(str(d / "*_flt.fits"), method="match", readonly=True, jobs=1)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None) as client:
+        dist = run_sky(str(d / "*_flt.fits"), method="match", readonly=True, dask=client)
+    assert [c.sky for c in serial.result.chips] == pytest.approx([c.sky for c in dist.result.chips], abs=1e-12)
+
+
+def test_gradient_dataset_truth(tmp_path):
+    from skymatch.datasets import make_mosaic
+    t = make_mosaic(tmp_path, tiles=(2, 1), size=64, gradient=0.1, seed=3)
+    assert len(t.paths) == 4
+    assert all(abs(g[0]) <= 0.1 and abs(g[1]) <= 0.1 for g in t.gradient.values())
+    assert any(g != (0.0, 0.0) for g in t.gradient.values())
