@@ -26,7 +26,7 @@ __all__ = ["FitsPixels", "read_chips", "read_inputs", "open_fits_checked", "META
 META_KEYS = (
     "ROOTNAME", "ASN_ID", "INSTRUME", "DETECTOR", "FILTER", "EXPTIME", "ORIENTAT",
     "PHOTFLAM", "DATE-OBS", "EXPSTART", "POSTARG1", "POSTARG2", "CRVAL1", "CRVAL2",
-    "TELESCOP", "MDRIZSKY",
+    "TELESCOP", "MDRIZSKY", "SMSUBTR", "IDCSCALE", "IDCV2REF", "IDCV3REF", "IDCTHETA", "PA_V3",
 )
 
 
