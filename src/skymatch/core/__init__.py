@@ -10,6 +10,7 @@ from ._methods import (
     SerialExecutor,
     canonical_method,
     match_sky,
+    compute_static_masks,
     sky_methods,
     ThreadExecutor,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "classify_units",
     "dq_good_mask",
     "match_sky",
+    "compute_static_masks",
     "sky_methods",
     "ThreadExecutor",
     "parse_bits",

@@ -32,6 +32,7 @@ __all__ = [
     "canonical_method",
     "match_sky",
     "sky_methods",
+    "compute_static_masks",
     "Executor",
     "SerialExecutor",
     "ThreadExecutor",
@@ -128,6 +129,23 @@ def _chip_task(job: _ChipJob) -> tuple[int, StatResult | None, str]:
         return n_good, None, str(exc)
 
 
+def compute_static_masks(chips: Sequence[Chip], *, static_sig: float = STATIC_SIG,
+                         compat: bool = True, executor: Executor | None = None,
+                         progress: ProgressCallback | None = None) -> dict[tuple, np.ndarray]:
+    """AstroDrizzle's static mask of every detector signature: ``{signature: keep mask}``."""
+    executor = executor or ThreadExecutor()
+    res = _progress_map(executor, _static_task, [_StaticJob(c, static_sig, compat) for c in chips],
+                        "static mask", progress)
+    by_sig: dict[tuple, list] = {}
+    shapes: dict[tuple, tuple] = {}
+    for c, r in zip(chips, res):
+        by_sig.setdefault(c.signature, [])
+        shapes[c.signature] = c.shape
+        if r is not None:
+            by_sig[c.signature].append(r)
+    return {sig: combine_packed(masks, shapes[sig]) for sig, masks in by_sig.items()}
+
+
 def _progress_map(executor: Executor, fn, jobs: Sequence, stage: str,
                   progress: ProgressCallback | None) -> list:
     out = []
@@ -175,6 +193,7 @@ def sky_methods(
     sky_bits: int | str | None = 0,
     use_static: bool | None = None,
     static_sig: float = STATIC_SIG,
+    static_masks: dict | None = None,
     match_down: bool = True,
     compat: str | None = None,
     on_empty: str = "error",
@@ -203,6 +222,9 @@ def sky_methods(
         Use AstroDrizzle's static mask; None means on in compat mode, off otherwise.
     static_sig : float
         Static-mask threshold in sigma.
+    static_masks : dict, optional
+        Precomputed ``{signature: keep mask}`` (see :func:`compute_static_masks`), so a
+        drizzle that follows can share them.
     match_down : bool
         ``match`` makes the lowest relative sky 0 (True) or the highest (False).
     compat : {None, 'drizzlepac'}
@@ -255,17 +277,11 @@ def sky_methods(
         # 1. Static mask per detector signature.
         static_packed: dict[tuple, np.ndarray | None] = {}
         if use_static:
-            res = _progress_map(executor, _static_task,
-                                [_StaticJob(c, static_sig, is_compat) for c in chips],
-                                "static mask", progress)
-            by_sig: dict[tuple, list] = {}
-            for c, r in zip(chips, res):
-                by_sig.setdefault(c.signature, [])
-                if r is not None:
-                    by_sig[c.signature].append(r)
-            for sig, masks in by_sig.items():
-                shape = next(c.shape for c in chips if c.signature == sig)
-                static_packed[sig] = np.packbits(combine_packed(masks, shape).ravel())
+            if static_masks is None:
+                static_masks = compute_static_masks(chips, static_sig=static_sig, compat=is_compat,
+                                                    executor=executor, progress=progress)
+            for sig, m in static_masks.items():
+                static_packed[sig] = np.packbits(np.asarray(m, dtype=bool).ravel())
 
         def static_of(c: Chip):
             if not use_static:

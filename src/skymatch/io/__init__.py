@@ -18,3 +18,26 @@ from ._tables import comparison_table, sky_table, write_table  # noqa: E402
 from ._usersky import read_skyfile, read_skyuser  # noqa: E402
 
 __all__ += ["comparison_table", "read_skyfile", "read_skyuser", "sky_table", "write_table"]
+from ._products import hdrtab, product_paths, product_suffix, write_products  # noqa: E402
+from ._report import header_summary, write_index_html  # noqa: E402
+
+__all__ += ["hdrtab", "header_summary", "product_paths", "product_suffix", "write_index_html",
+            "write_products", "read_reference_wcs"]
+
+
+def read_reference_wcs(path: str):
+    """The celestial WCS and shape of a reference image or header (final_refimage)."""
+    from astropy.wcs import WCS
+
+    from ..exceptions import InputError
+    from ._fits import open_fits_checked
+
+    with open_fits_checked(path) as hdul:
+        for hdu in hdul:
+            h = hdu.header
+            if h.get("NAXIS", 0) == 2 or ("NAXIS1" in h and "CTYPE1" in h):
+                w = WCS(h, fobj=hdul).celestial
+                if w.has_celestial:
+                    w.pixel_shape = (int(h["NAXIS1"]), int(h["NAXIS2"]))
+                    return w
+    raise InputError(f"{path}: no image header with a celestial WCS to use as the output frame")

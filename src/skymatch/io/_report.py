@@ -1,0 +1,68 @@
+"""A small HTML page showing a method comparison, and header summaries."""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import Iterable
+
+from astropy.io import fits
+from astropy.table import Table
+
+__all__ = ["write_index_html", "header_summary"]
+
+
+def write_index_html(path: str, *, title: str, table: Table, pictures: dict, products: dict,
+                     notes: Iterable[str] = ()) -> str:
+    """Write ``index.html`` linking the table, the plots, the GIF and the mosaics."""
+    base = os.path.dirname(os.path.abspath(path))
+
+    def rel(p):
+        return html.escape(os.path.relpath(p, base))
+
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(format(v, '.8f') if isinstance(v, float) else str(v))}</td>" for v in r)
+        + "</tr>" for r in table.iterrows())
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.colnames)
+    mos = "".join(f'<figure><img src="{rel(p)}" width="420"><figcaption>{html.escape(m)}</figcaption></figure>'
+                  for m, p in pictures.get("mosaics", {}).items())
+    prods = "".join(f"<li>{html.escape(m)}: " + ", ".join(f'<a href="{rel(p)}">{html.escape(os.path.basename(p))}</a>' for p in ps) + "</li>"
+                    for m, ps in products.items())
+    note = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    text = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:2px 6px}} figure{{display:inline-block;margin:6px}}</style></head>
+<body><h1>{html.escape(title)}</h1>
+<ul>{note}</ul>
+<h2>Mosaics (same stretch)</h2><img src="{rel(pictures['gif'])}" width="600">
+<div>{mos}</div>
+<h2>MDRIZSKY per image and method</h2><img src="{rel(pictures['plot'])}" width="700">
+<table><tr>{head}</tr>{rows}</table>
+<h2>Products</h2><ul>{prods}</ul>
+</body></html>
+"""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
+
+
+def header_summary(paths: Iterable[str]) -> Table:
+    """The notebook's ``ImageFileCollection`` summary of primary headers.
+
+    Columns ``file, asn_id, detector, filter, exptime`` and, for FLT/FLC files,
+    ``postarg1, postarg2``.
+    """
+    paths = list(paths)
+    names = [os.path.basename(p) for p in paths]
+    flt = any(("_flt" in n or "_flc" in n) for n in names)
+    keys = ["asn_id", "detector", "filter", "exptime"] + (["postarg1", "postarg2"] if flt else [])
+    rows = []
+    for p in paths:
+        h = fits.getheader(p, 0)
+        rows.append([os.path.basename(p)] + [h.get(k.upper(), None) for k in keys])
+    t = Table(rows=rows, names=["file"] + keys) if rows else Table(names=["file"] + keys)
+    for k, fmt in (("exptime", "7.1f"), ("postarg1", "7.2f"), ("postarg2", "7.2f")):
+        if k in t.colnames:
+            t[k].info.format = fmt
+    return t
