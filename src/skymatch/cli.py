@@ -88,6 +88,61 @@ def _add_sky_options(p: argparse.ArgumentParser) -> None:
                    help="run statistics on a dask.distributed scheduler at ADDRESS")
 
 
+def _add_drizzle_options(p: argparse.ArgumentParser) -> None:
+    from .core._drizzle import DRIZZLE_KERNELS
+
+    g = p.add_argument_group("final drizzle (AstroDrizzle names)")
+    g.add_argument("--final-bits", type=_bits, default="0", metavar="BITS",
+                   help="DQ flags counted as good in the drizzle (notebook: 64)")
+    g.add_argument("--final-kernel", default="square", choices=DRIZZLE_KERNELS)
+    g.add_argument("--final-pixfrac", type=float, default=1.0)
+    g.add_argument("--final-fillval", type=_float_or_none, default=None,
+                   help="value of output pixels with no data (default NaN)")
+    g.add_argument("--final-units", choices=["cps", "counts"], default="cps")
+    g.add_argument("--stepsize", type=int, default=10,
+                   help="pixel map exact every N pixels and interpolated (1: exact everywhere)")
+    g.add_argument("--final-wcs", action="store_true", help="use the final_* frame parameters")
+    g.add_argument("--final-rot", type=float, default=None, help="orientation of the output (deg)")
+    g.add_argument("--final-scale", type=float, default=None, help="output pixel scale (arcsec)")
+    g.add_argument("--final-ra", type=float, default=None)
+    g.add_argument("--final-dec", type=float, default=None)
+    g.add_argument("--final-outnx", type=int, default=None)
+    g.add_argument("--final-outny", type=int, default=None)
+    g.add_argument("--final-refimage", default=None, help="FITS image whose WCS is the output frame")
+    g.add_argument("--build", action="store_true", help="one multi-extension NAME_drz.fits")
+    g.add_argument("--overwrite", action="store_true", help="replace existing products")
+    cr = p.add_argument_group("cosmic-ray rejection (not supported: must be off)")
+    for name in ("driz-separate", "median", "blot", "driz-cr"):
+        cr.add_argument(f"--{name}", type=_yes_no, default=False, metavar="BOOL",
+                        help="only 'false' is accepted for now")
+
+
+def _yes_no(text: str) -> bool:
+    t = str(text).strip().lower()
+    if t in ("1", "true", "yes", "y", "t", "on"):
+        return True
+    if t in ("0", "false", "no", "n", "f", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _drizzle_kwargs(a) -> tuple[dict, object]:
+    from .exceptions import ParameterError
+    from .pipeline import FrameOptions
+
+    for name in ("driz_separate", "median", "blot", "driz_cr"):
+        if getattr(a, name):
+            raise ParameterError(
+                f"--{name.replace('_', '-')} true: cosmic-ray rejection is not supported by skymatch "
+                "yet; use inputs already cleaned of cosmic rays (WFC3/IR FLTs are) and set it false")
+    params = dict(kernel=a.final_kernel, pixfrac=a.final_pixfrac, fillval=a.final_fillval,
+                  units=a.final_units, bits=a.final_bits, stepsize=a.stepsize)
+    frame = FrameOptions(final_wcs=a.final_wcs, rot=a.final_rot, scale=a.final_scale, ra=a.final_ra,
+                         dec=a.final_dec, outnx=a.final_outnx, outny=a.final_outny,
+                         refimage=a.final_refimage)
+    return params, frame
+
+
 def _sky_kwargs(a) -> dict:
     return dict(skystat=a.skystat, binwidth=a.skywidth, lower=a.skylower, upper=a.skyupper,
                 nclip=a.skyclip, lsigma=a.skylsigma, usigma=a.skyusigma, sky_bits=a.sky_bits,
@@ -140,6 +195,88 @@ def _cmd_sky(a) -> int:
     return 0
 
 
+def _print_products(run) -> None:
+    for label, paths in run.products.items():
+        print(f"{label}: " + ", ".join(paths))
+
+
+def _cmd_drizzle(a) -> int:
+    from .pipeline import run_drizzle
+
+    params, frame = _drizzle_kwargs(a)
+    progress = _Progress(a.progress)
+    try:
+        run = run_drizzle(a.inputs, a.output, frame=frame, skysub=not a.no_skysub,
+                          use_static=bool(a.use_static), build=a.build, overwrite=a.overwrite,
+                          progress=progress, **params)
+    finally:
+        progress.close()
+    fr = run.frame
+    print(f"drizzled {len(run.chips)} chips onto {fr.shape[1]} x {fr.shape[0]} px "
+          f"({fr.pixel_scale_arcsec:.4f}\"/px) in {run.timings['total']:.2f} s")
+    _print_products(run)
+    return 0
+
+
+def _cmd_run(a) -> int:
+    from .pipeline import run
+
+    params, frame = _drizzle_kwargs(a)
+    progress = _Progress(a.progress)
+    try:
+        r = run(a.inputs, a.output, method=a.skymethod, compat=a.compat, readonly=a.readonly,
+                frame=frame, build=a.build, overwrite=a.overwrite, jobs=a.jobs, dask=a.dask,
+                progress=progress, drizzle=params, **_sky_kwargs(a))
+    finally:
+        progress.close()
+    res = r.sky.result
+    rows = [[cs.name, f"{cs.sky:.8g}", "yes" if cs.valid else "NO", cs.how] for cs in res.chips]
+    print(_format_table(["chip", "MDRIZSKY", "valid", "how"], rows))
+    print(f"\nsky ({res.method}) and drizzle in {r.timings['total']:.2f} s; "
+          f"{'inputs unchanged (read-only)' if a.readonly else 'MDRIZSKY written to the inputs'}")
+    _print_products(r)
+    return 0
+
+
+def _cmd_compare(a) -> int:
+    from .pipeline import run_compare
+
+    params, frame = _drizzle_kwargs(a)
+    progress = _Progress(a.progress)
+    try:
+        r = run_compare(a.inputs, a.outdir, methods=a.methods, compat=a.compat, prefix=a.prefix,
+                        frame=frame, build=a.build, overwrite=a.overwrite, jobs=a.jobs, dask=a.dask,
+                        progress=progress, drizzle=params, pictures=not a.no_pictures,
+                        **_sky_kwargs(a))
+    finally:
+        progress.close()
+    _report_compare(r, a.outdir)
+    return 0
+
+
+def _report_compare(r, outdir: str) -> None:
+    print("\n".join(r.table.pformat(max_lines=-1, max_width=-1)))
+    print(f"\n{len(r.sky.results)} sky methods and mosaics for {len(r.chips)} chips in "
+          f"{r.timings['total']:.2f} s (" + ", ".join(f"{k} {v:.2f} s" for k, v in r.timings.items()
+                                                    if k != "total") + ")")
+    print(f"table:   {r.extras['csv']}")
+    for key, label in (("plot", "plot"), ("gif", "GIF"), ("html", "page")):
+        if key in r.extras:
+            print(f"{label + ':':8s} {r.extras[key]}")
+    print(f"mosaics: {os.path.join(outdir, '*_drz_sci.fits')}")
+
+
+def _cmd_summary(a) -> int:
+    from .io import expand_inputs, header_summary, write_table
+
+    t = header_summary([s.path for s in expand_inputs(a.inputs)])
+    print("\n".join(t.pformat(max_lines=-1, max_width=-1)))
+    if a.table:
+        write_table(t, a.table)
+        print(f"table: {a.table}")
+    return 0
+
+
 def _cmd_demo_data(a) -> int:
     from .datasets import make_mosaic
 
@@ -153,41 +290,40 @@ def _cmd_demo_data(a) -> int:
 
 def _cmd_demo(a) -> int:
     import glob
+    import json
+
+    import numpy as np
 
     from .datasets import make_mosaic
-    from .io import comparison_table, write_table
-    from .pipeline import run_sky_methods
+    from .io import header_summary
+    from .pipeline import FrameOptions, run_compare
 
     data = os.path.join(a.outdir, "data")
-    if not glob.glob(os.path.join(data, "*_flt.fits")):
+    files = sorted(glob.glob(os.path.join(data, "*_flt.fits")))
+    if not files:
         print(f"building the demo mosaic in {data} ...")
         make_mosaic(data, size=a.size, seed=a.seed)
+        files = sorted(glob.glob(os.path.join(data, "*_flt.fits")))
+    print("\n".join(header_summary(files).pformat(max_lines=-1, max_width=-1)))
+    print("\ncomparing the four sky methods (the notebook's AstroDrizzle calls: final_bits=64, "
+          "final_wcs, final_rot=257) ...\n")
     progress = _Progress(a.progress)
+    out = os.path.join(a.outdir, "compare")
     try:
-        t0 = time.perf_counter()
-        run = run_sky_methods(os.path.join(data, "*_flt.fits"), progress=progress)
-        dt = time.perf_counter() - t0
+        r = run_compare(os.path.join(data, "*_flt.fits"), out, frame=FrameOptions(final_wcs=True, rot=257.0),
+                        drizzle=dict(bits="64"), overwrite=True, progress=progress)
     finally:
         progress.close()
-    table = comparison_table(run.results, run.chips)
-    csv = os.path.join(a.outdir, "mdrizsky_methods.csv")
-    write_table(table, csv)
-    print("\n".join(table.pformat(max_lines=-1, max_width=-1)))
-    print(f"\nfour sky methods on {len(run.chips)} exposures in {dt:.2f} s")
+    _report_compare(r, out)
     truth_file = os.path.join(data, "truth.json")
     if os.path.exists(truth_file):
-        import json
-
-        import numpy as np
-
         with open(truth_file, encoding="utf-8") as fh:
             true = json.load(fh)["exposures"]
-        t = np.array([true[str(r)]["sky"] for r in table["Rootname"]])
-        m = np.asarray(table["match"], dtype=float)
+        t = np.array([true[str(x)]["sky"] for x in r.table["Rootname"]])
+        m = np.asarray(r.table["match"], dtype=float)
         err = (m - m.mean()) - (t - t.mean())
-        print(f"match vs the true sky differences: rms {np.sqrt(np.mean(err ** 2)):.4f}, "
+        print(f"\nmatch vs the true sky differences: rms {np.sqrt(np.mean(err ** 2)):.4f}, "
               f"max {np.max(np.abs(err)):.4f} e-/s")
-    print(f"results: {csv}")
     return 0
 
 
@@ -217,6 +353,40 @@ def _parser() -> argparse.ArgumentParser:
     _add_sky_options(s)
     s.set_defaults(func=_cmd_sky)
 
+    dz = sub.add_parser("drizzle", help="drizzle inputs (sky from their MDRIZSKY) into one mosaic")
+    dz.add_argument("inputs", nargs="+")
+    dz.add_argument("--output", required=True, help="output name (NAME_drz_sci.fits ...)")
+    dz.add_argument("--no-skysub", action="store_true", help="do not subtract MDRIZSKY")
+    dz.add_argument("--use-static", action="store_true", help="zero weights in the static mask")
+    _add_drizzle_options(dz)
+    dz.set_defaults(func=_cmd_drizzle)
+
+    r = sub.add_parser("run", help="AstroDrizzle one-shot without CR rejection: sky, then drizzle",
+                       description="Compute the sky (writing MDRIZSKY) and drizzle the mosaic, as "
+                                   "AstroDrizzle('*flt.fits', output=..., skymethod=...) does.")
+    r.add_argument("inputs", nargs="+")
+    r.add_argument("--output", required=True)
+    r.add_argument("--skymethod", default="localmin")
+    r.add_argument("--readonly", action="store_true", help="do not write MDRIZSKY into the inputs")
+    _add_sky_options(r)
+    _add_drizzle_options(r)
+    r.set_defaults(func=_cmd_run)
+
+    c = sub.add_parser("compare", help="all sky methods, one mosaic each, table, CSV, plots, GIF, page")
+    c.add_argument("inputs", nargs="+")
+    c.add_argument("--outdir", required=True)
+    c.add_argument("--methods", nargs="+", default=list(SKY_METHODS))
+    c.add_argument("--prefix", default=None, help="product name prefix (default: the filter, e.g. f160w)")
+    c.add_argument("--no-pictures", action="store_true")
+    _add_sky_options(c)
+    _add_drizzle_options(c)
+    c.set_defaults(func=_cmd_compare)
+
+    sm = sub.add_parser("summary", help="header summary of inputs (the notebook's ImageFileCollection table)")
+    sm.add_argument("inputs", nargs="+")
+    sm.add_argument("--table", default=None, help="also save as .csv or .ecsv")
+    sm.set_defaults(func=_cmd_summary)
+
     d = sub.add_parser("demo-data", help="write the synthetic demo mosaic (known sky)")
     d.add_argument("outdir")
     d.add_argument("--tiles", type=int, nargs=2, default=[3, 3], metavar=("NX", "NY"))
@@ -227,7 +397,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--overwrite", action="store_true")
     d.set_defaults(func=_cmd_demo_data)
 
-    m = sub.add_parser("demo", help="build the demo mosaic and compare the four sky methods")
+    m = sub.add_parser("demo", help="build the demo mosaic, summarise it and compare the four sky methods")
     m.add_argument("--outdir", default="demo")
     m.add_argument("--size", type=int, default=1014)
     m.add_argument("--seed", type=int, default=12812)
@@ -257,18 +427,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if args.progress is None:
         args.progress = sys.stderr.isatty()
-    old = warnings.showwarning
-    warnings.showwarning = _show_warning
-    try:
-        return int(args.func(args) or 0)
-    except SkymatchError as exc:
-        print(f"skymatch: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("skymatch: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        warnings.showwarning = old
+    with warnings.catch_warnings():
+        # skymatch's own warnings are reported as one line each, never raised.
+        warnings.simplefilter("always", SkymatchWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args) or 0)
+        except SkymatchError as exc:
+            print(f"skymatch: error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("skymatch: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

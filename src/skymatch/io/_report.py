@@ -57,11 +57,16 @@ def header_summary(paths: Iterable[str]) -> Table:
     names = [os.path.basename(p) for p in paths]
     flt = any(("_flt" in n or "_flc" in n) for n in names)
     keys = ["asn_id", "detector", "filter", "exptime"] + (["postarg1", "postarg2"] if flt else [])
-    rows = []
-    for p in paths:
-        h = fits.getheader(p, 0)
-        rows.append([os.path.basename(p)] + [h.get(k.upper(), None) for k in keys])
-    t = Table(rows=rows, names=["file"] + keys) if rows else Table(names=["file"] + keys)
+    numeric = {"exptime", "postarg1", "postarg2"}
+    cols: dict[str, list] = {"file": names}
+    heads = [fits.getheader(p, 0) for p in paths]
+    for k in keys:
+        vals = [h.get(k.upper()) for h in heads]
+        if k in numeric:
+            cols[k] = [float(v) if isinstance(v, (int, float)) else float("nan") for v in vals]
+        else:
+            cols[k] = ["" if v is None else str(v) for v in vals]
+    t = Table(cols, names=["file"] + keys)
     for k, fmt in (("exptime", "7.1f"), ("postarg1", "7.2f"), ("postarg2", "7.2f")):
         if k in t.colnames:
             t[k].info.format = fmt
