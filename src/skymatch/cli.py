@@ -277,6 +277,30 @@ def _cmd_summary(a) -> int:
     return 0
 
 
+def _cmd_fetch(a) -> int:
+    from .io._mast import fetch_products, plan_fetch
+
+    products = [p for p in a.products.split(",") if p.strip()]
+    plan = plan_fetch(proposal=a.proposal, filters=a.filter, products=products, outdir=a.outdir)
+    print(f"MAST: {plan.n_files} file(s) to download, {plan.total_bytes / 1e6:.1f} MB"
+          f"{f'; {len(plan.skipped)} already present and complete' if plan.skipped else ''}")
+    for r in plan.products:
+        print(f"  {r['productFilename']}  {r['productSubGroupDescription']}  {int(r['size']) / 1e6:.1f} MB")
+    if a.dry_run or plan.n_files == 0:
+        return 0
+    progress = _Progress(a.progress)
+    try:
+        res = fetch_products(plan, a.outdir, progress=progress)
+    finally:
+        progress.close()
+    print(f"wrote {len(res.written)} file(s) to {a.outdir}")
+    if res.failed:
+        print(f"skymatch: error: {len(res.failed)} download(s) failed: {', '.join(res.failed)}; run again",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_demo_data(a) -> int:
     from .datasets import make_mosaic
 
@@ -386,6 +410,14 @@ def _parser() -> argparse.ArgumentParser:
     sm.add_argument("inputs", nargs="+")
     sm.add_argument("--table", default=None, help="also save as .csv or .ecsv")
     sm.set_defaults(func=_cmd_summary)
+
+    f = sub.add_parser("fetch", help="download HST products from MAST (needs astroquery)")
+    f.add_argument("--proposal", required=True, help="HST proposal id, e.g. 12812")
+    f.add_argument("--filter", nargs="+", required=True, help="filter(s), e.g. F160W")
+    f.add_argument("--products", default="FLT,DRZ", help="product types, comma-separated (default FLT,DRZ)")
+    f.add_argument("--outdir", default=".")
+    f.add_argument("--dry-run", action="store_true", help="list what would be downloaded")
+    f.set_defaults(func=_cmd_fetch)
 
     d = sub.add_parser("demo-data", help="write the synthetic demo mosaic (known sky)")
     d.add_argument("outdir")
