@@ -1,5 +1,7 @@
 """Input forms: @file lists with masks, generic single-HDU images, multi-chip files, dask."""
 
+import os
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -107,3 +109,29 @@ def test_gradient_dataset_truth(tmp_path):
     assert len(t.paths) == 4
     assert all(abs(g[0]) <= 0.1 and abs(g[1]) <= 0.1 for g in t.gradient.values())
     assert any(g != (0.0, 0.0) for g in t.gradient.values())
+
+
+def test_misaligned_visits_are_recorded_and_drz_products_list_inputs(tmp_path):
+    import json
+
+    from skymatch.datasets import make_mosaic, make_visit_drz
+    t = make_mosaic(tmp_path, size=96, seed=5, misalign=(1.0, 0.02))
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    ref = truth["reference_visit"]
+    assert ref == "54" and truth["visits"][ref] == {"dx_arcsec": 0.0, "dy_arcsec": 0.0, "rot_deg": 0.0}
+    errs = [v for k, v in truth["visits"].items() if k != ref]
+    assert all(0.3 - 1e-9 <= np.hypot(e["dx_arcsec"], e["dy_arcsec"]) <= 1.0 for e in errs)
+    assert all(abs(e["rot_deg"]) <= 0.02 for e in errs)
+    # The header WCS carries the error: CRVAL moved by exactly the recorded shift.
+    root = next(r for r, x in truth["exposures"].items() if x["visit"] == "51")
+    hdr = fits.getheader(tmp_path / f"{root}_flt.fits", ("SCI", 1))
+    tc = truth["exposures"][root]["true_crval"]
+    e = truth["visits"]["51"]
+    dx = (hdr["CRVAL1"] - tc[0]) * np.cos(np.radians(tc[1])) * 3600
+    dy = (hdr["CRVAL2"] - tc[1]) * 3600
+    assert (dx, dy) == pytest.approx((e["dx_arcsec"], e["dy_arcsec"]), abs=1e-6)
+    drz = make_visit_drz(t.paths, str(tmp_path))
+    assert len(drz) == 9 and os.path.basename(drz[0]) == "ibxl50030_drz.fits"
+    h = fits.getheader(drz[0], 0)
+    assert h["ROOTNAME"] == "ibxl50030"
+    assert {h["D001DATA"], h["D002DATA"]} == {"ibxl50clq_flt.fits[sci,1]", "ibxl50cqq_flt.fits[sci,1]"}

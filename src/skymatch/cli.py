@@ -306,7 +306,13 @@ def _cmd_demo_data(a) -> int:
 
     t0 = time.perf_counter()
     truth = make_mosaic(a.outdir, tiles=tuple(a.tiles), size=a.size, seed=a.seed,
-                        gradient=a.gradient, nebula=a.nebula, overwrite=a.overwrite)
+                        gradient=a.gradient, nebula=a.nebula, nstars=a.nstars,
+                        misalign=tuple(a.misalign) if a.misalign else None, overwrite=a.overwrite)
+    if a.drz:
+        from .datasets import make_visit_drz
+
+        drz = make_visit_drz(truth.paths, a.outdir, overwrite=a.overwrite)
+        print(f"wrote {len(drz)} visit-level drizzled products (*_drz.fits)")
     print(f"wrote {len(truth.paths)} exposures to {a.outdir} in {time.perf_counter() - t0:.1f} s")
     print(f"truth: {truth.truth_file}")
     return 0
@@ -426,6 +432,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=12812)
     d.add_argument("--gradient", type=float, default=0.0, help="max sky gradient across a chip (e-/s)")
     d.add_argument("--nebula", type=float, default=1.0, help="nebula brightness scale")
+    d.add_argument("--nstars", type=int, default=None, help="number of stars (default scales with area)")
+    d.add_argument("--misalign", type=float, nargs=2, default=None, metavar=("ARCSEC", "DEG"),
+                   help="give every visit but the reference a known WCS error up to this shift and rotation")
+    d.add_argument("--drz", action="store_true", help="also write visit-level <asn>_drz.fits products")
     d.add_argument("--overwrite", action="store_true")
     d.set_defaults(func=_cmd_demo_data)
 

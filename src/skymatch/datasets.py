@@ -25,7 +25,7 @@ from scipy.interpolate import RectBivariateSpline
 
 from ._version import __version__
 
-__all__ = ["NOTEBOOK_ROOTNAMES", "MosaicTruth", "make_mosaic", "simulate_exposure_headers"]
+__all__ = ["NOTEBOOK_ROOTNAMES", "MosaicTruth", "make_mosaic", "make_visit_drz", "simulate_exposure_headers"]
 
 EXPTIME = 602.937317
 PIXEL_SCALE = 0.12825  # IDCSCALE of WFC3/IR, arcsec
@@ -185,6 +185,7 @@ def make_mosaic(
     nstars: int | None = None,
     noise: bool = True,
     distortion: bool = True,
+    misalign: tuple[float, float] | None = None,
     overwrite: bool = False,
 ) -> MosaicTruth:
     """Write a synthetic mosaic of WFC3/IR-like ``_flt.fits`` files and ``truth.json``.
@@ -211,6 +212,11 @@ def make_mosaic(
         Add Poisson and read noise.
     distortion : bool
         Use the SIP distortion (off: pure TAN).
+    misalign : (float, float), optional
+        ``(max shift in arcsec, max rotation in degrees)``: every visit but the first of
+        the notebook's alignment order (the reference) gets a random, known WCS error —
+        the pixels are rendered with the true WCS, the headers carry the erroneous one.
+        ``truth.json`` records each visit's error and each exposure's true WCS.
     overwrite : bool
         Replace existing files.
 
@@ -244,12 +250,23 @@ def make_mosaic(
              "sky_definition": "sky(x,y) = sky + gx*(x-xc)/size + gy*(y-yc)/size in e-/s "
                                "per pixel, x,y 0-based, xc=yc=(size-1)/2",
              "exposures": {}}
+    reference_visit = "54" if tuple(tiles) == (3, 3) else layout[len(layout) // 2][0]
+    truth["reference_visit"] = reference_visit
+    truth["visits"] = {}
     for t, (visit, ix, iy, orientat) in enumerate(layout):
         cx = (size + 1) / 2.0 + ix * pix_dx
         cy = (size + 1) / 2.0 + iy * pix_dy
         tile_ra, tile_dec = center_wcs.wcs_pix2world([[cx, cy]], 1)[0]
         visit_rng = np.random.default_rng([seed, t, 999])
         visit_sky = visit_rng.uniform(0.8, 1.38)
+        err = (0.0, 0.0, 0.0)
+        if misalign and visit != reference_visit:
+            mrng = np.random.default_rng([seed, t, 4242])
+            r = mrng.uniform(0.3, 1.0) * misalign[0]
+            phi = mrng.uniform(0, 2 * np.pi)
+            err = (float(r * np.cos(phi)), float(r * np.sin(phi)),
+                   float(mrng.uniform(-1, 1) * misalign[1]))
+        truth["visits"][visit] = {"dx_arcsec": err[0], "dy_arcsec": err[1], "rot_deg": err[2]}
         for e in range(exposures_per_tile):
             root, asn = _names(visit, e, tiles)
             rng = np.random.default_rng([seed, t, e])
@@ -264,10 +281,14 @@ def make_mosaic(
             sky = float(min(1.4, max(0.8, visit_sky + rng.normal(0.0, 0.02))))
             gx = float(rng.uniform(-gradient, gradient)) if gradient else 0.0
             gy = float(rng.uniform(-gradient, gradient)) if gradient else 0.0
-            sci, err, dq = _render(wcs, size, sky, gx, gy, nebula, extent, seed,
-                                   star_ra, star_dec, star_flux, rng, noise)
+            sci, errarr, dq = _render(wcs, size, sky, gx, gy, nebula, extent, seed,
+                                      star_ra, star_dec, star_flux, rng, noise)
+            true_crval = [float(hdr["CRVAL1"]), float(hdr["CRVAL2"])]
+            true_cd = [[float(hdr["CD1_1"]), float(hdr["CD1_2"])], [float(hdr["CD2_1"]), float(hdr["CD2_2"])]]
+            if any(err):
+                _perturb(hdr, *err)
             path = os.path.join(outdir, f"{root}_flt.fits")
-            _write_flt(path, hdr, sci, err, dq, root=root, asn=asn, visit=visit, e=e,
+            _write_flt(path, hdr, sci, errarr, dq, root=root, asn=asn, visit=visit, e=e,
                        dither=off, overwrite=overwrite)
             paths.append(path)
             sky_truth[root] = sky
@@ -276,12 +297,44 @@ def make_mosaic(
                 "sky": sky, "gx": gx, "gy": gy, "visit": visit, "asn_id": asn,
                 "tile_ix": ix, "tile_iy": iy, "orientat": o_e, "crval": [ra_e, dec_e],
                 "dither_pix": [float(off[0]), float(off[1])],
+                "true_crval": true_crval, "true_cd": true_cd,
             }
     truth_file = os.path.join(outdir, "truth.json")
     with open(truth_file, "w", encoding="utf-8") as fh:
         json.dump(truth, fh, indent=1)
     return MosaicTruth(paths=tuple(sorted(paths)), sky=sky_truth, gradient=grads,
                        truth_file=truth_file)
+
+
+def _perturb(hdr, dx_arcsec: float, dy_arcsec: float, rot_deg: float) -> None:
+    """Give a header WCS a known error: shift CRVAL by (dx, dy) arcsec on the sky and
+    turn the CD matrix by ``rot_deg`` (ORIENTAT grows by it)."""
+    dec = math.radians(hdr["CRVAL2"])
+    hdr["CRVAL1"] = hdr["CRVAL1"] + dx_arcsec / 3600.0 / math.cos(dec)
+    hdr["CRVAL2"] = hdr["CRVAL2"] + dy_arcsec / 3600.0
+    cd = np.array([[hdr["CD1_1"], hdr["CD1_2"]], [hdr["CD2_1"], hdr["CD2_2"]]])
+    cd = _rotation(rot_deg).T @ cd
+    hdr["CD1_1"], hdr["CD1_2"], hdr["CD2_1"], hdr["CD2_2"] = (float(v) for v in cd.ravel())
+    hdr["ORIENTAT"] = hdr["ORIENTAT"] + rot_deg
+
+
+def make_visit_drz(flt_paths, outdir: str, *, overwrite: bool = False) -> list[str]:
+    """Visit-level drizzled products ``<asn_id>_drz.fits`` (as MAST's DRZ files), one per
+    association, drizzled by skymatch from the visit's FLTs (their header WCS, localmin
+    sky); each lists its inputs (``D###DATA`` keywords and ``HDRTAB``)."""
+    from astropy.io import fits as _fits
+
+    from .pipeline import run
+
+    by_asn: dict[str, list[str]] = {}
+    for p in sorted(flt_paths):
+        by_asn.setdefault(str(_fits.getval(p, "ASN_ID")).lower(), []).append(p)
+    out = []
+    for asn, paths in by_asn.items():
+        r = run(paths, os.path.join(outdir, asn), method="localmin", readonly=True, build=True,
+                overwrite=overwrite, drizzle=dict(bits="64"))
+        out.extend(r.products["localmin"])
+    return out
 
 
 def _inverse_gnomonic(xi_arcsec, eta_arcsec):

@@ -91,9 +91,10 @@ def hdrtab(chips: Sequence[Chip], skies: dict[str, float]) -> fits.BinTableHDU:
 def _output_header(mosaic: Mosaic, chips: Sequence[Chip], extra: dict) -> fits.Header:
     h = fits.Header()
     first = chips[0].meta if chips else {}
-    for key in ("TELESCOP", "INSTRUME", "DETECTOR", "FILTER", "ROOTNAME", "ASN_ID", "DATE-OBS"):
+    for key in ("TELESCOP", "INSTRUME", "DETECTOR", "FILTER", "ASN_ID", "DATE-OBS"):
         if key in first:
             h[key] = first[key]
+    h["ROOTNAME"] = (str(extra.pop("rootname", first.get("ROOTNAME", ""))), "rootname of this product")
     h.update(mosaic.frame.wcs.to_header(relax=False))
     cd = mosaic.frame.wcs.wcs.cd
     for i in range(2):
@@ -116,6 +117,11 @@ def _output_header(mosaic: Mosaic, chips: Sequence[Chip], extra: dict) -> fits.H
     h["SMVERS"] = (__version__, "skymatch version")
     for k, v in extra.items():
         h[k[:8].upper()] = v
+    # The inputs, as AstroDrizzle lists them (tweakback reads them back).
+    for k, chip in enumerate(chips, 1):
+        if chip.source is not None and k <= 999:
+            ext = f"[{chip.meta.get('EXTNAME', 'SCI').lower()},{chip.meta.get('EXTVER', 1)}]"
+            h[f"D{k:03d}DATA"] = (os.path.basename(chip.source[0]) + ext, "drizzle input")
     h.add_history(f"Drizzled by skymatch {__version__} with the drizzle package")
     return h
 
@@ -160,7 +166,9 @@ def write_products(mosaic: Mosaic, chips: Sequence[Chip], output: str, *, build:
         for p in paths.values():
             if os.path.exists(p):
                 raise WriteError(f"{p}: already exists; use --overwrite (overwrite=True) to replace it")
-    hdr = _output_header(mosaic, chips, dict(header_extra or {}))
+    extra = dict(header_extra or {})
+    extra.setdefault("rootname", os.path.basename(output))
+    hdr = _output_header(mosaic, chips, extra)
     tab = hdrtab(chips, dict(mosaic.skies))
     wcs_hdr = fits.Header([c for c in hdr.cards if c.keyword in (
         "WCSAXES", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2",
