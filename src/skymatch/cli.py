@@ -50,6 +50,15 @@ class _Progress:
             bar.close()
 
 
+def _with_progress(a, fn, *args, **kwargs):
+    """Call ``fn(*args, progress=bars, **kwargs)`` with progress bars, closed afterwards."""
+    progress = _Progress(a.progress)
+    try:
+        return fn(*args, progress=progress, **kwargs)
+    finally:
+        progress.close()
+
+
 def _float_or_none(text: str):
     if text is None or str(text).strip().lower() in ("", "none"):
         return None
@@ -163,13 +172,10 @@ def _format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def _cmd_sky(a) -> int:
     from .pipeline import run_sky
 
-    progress = _Progress(a.progress)
-    try:
-        run = run_sky(a.inputs, method=a.skymethod, compat=a.compat, readonly=a.readonly,
-                      subtract=a.subtract, skyfile=a.skyfile, skyuser=a.skyuser, table=a.table,
-                      jobs=a.jobs, dask=a.dask, progress=progress, **_sky_kwargs(a))
-    finally:
-        progress.close()
+    run = _with_progress(a, run_sky, a.inputs, method=a.skymethod, compat=a.compat,
+                         readonly=a.readonly, subtract=a.subtract, skyfile=a.skyfile,
+                         skyuser=a.skyuser, table=a.table, jobs=a.jobs, dask=a.dask,
+                         **_sky_kwargs(a))
     res = run.result
     rows = []
     for c, cs in zip(run.chips, res.chips):
@@ -204,13 +210,9 @@ def _cmd_drizzle(a) -> int:
     from .pipeline import run_drizzle
 
     params, frame = _drizzle_kwargs(a)
-    progress = _Progress(a.progress)
-    try:
-        run = run_drizzle(a.inputs, a.output, frame=frame, skysub=not a.no_skysub,
-                          use_static=bool(a.use_static), build=a.build, overwrite=a.overwrite,
-                          progress=progress, **params)
-    finally:
-        progress.close()
+    run = _with_progress(a, run_drizzle, a.inputs, a.output, frame=frame, skysub=not a.no_skysub,
+                         use_static=bool(a.use_static), build=a.build, overwrite=a.overwrite,
+                         **params)
     fr = run.frame
     print(f"drizzled {len(run.chips)} chips onto {fr.shape[1]} x {fr.shape[0]} px "
           f"({fr.pixel_scale_arcsec:.4f}\"/px) in {run.timings['total']:.2f} s")
@@ -222,13 +224,9 @@ def _cmd_run(a) -> int:
     from .pipeline import run
 
     params, frame = _drizzle_kwargs(a)
-    progress = _Progress(a.progress)
-    try:
-        r = run(a.inputs, a.output, method=a.skymethod, compat=a.compat, readonly=a.readonly,
-                frame=frame, build=a.build, overwrite=a.overwrite, jobs=a.jobs, dask=a.dask,
-                progress=progress, drizzle=params, **_sky_kwargs(a))
-    finally:
-        progress.close()
+    r = _with_progress(a, run, a.inputs, a.output, method=a.skymethod, compat=a.compat,
+                       readonly=a.readonly, frame=frame, build=a.build, overwrite=a.overwrite,
+                       jobs=a.jobs, dask=a.dask, drizzle=params, **_sky_kwargs(a))
     res = r.sky.result
     rows = [[cs.name, f"{cs.sky:.8g}", "yes" if cs.valid else "NO", cs.how] for cs in res.chips]
     print(_format_table(["chip", "MDRIZSKY", "valid", "how"], rows))
@@ -242,14 +240,10 @@ def _cmd_compare(a) -> int:
     from .pipeline import run_compare
 
     params, frame = _drizzle_kwargs(a)
-    progress = _Progress(a.progress)
-    try:
-        r = run_compare(a.inputs, a.outdir, methods=a.methods, compat=a.compat, prefix=a.prefix,
-                        frame=frame, build=a.build, overwrite=a.overwrite, jobs=a.jobs, dask=a.dask,
-                        progress=progress, drizzle=params, pictures=not a.no_pictures,
-                        **_sky_kwargs(a))
-    finally:
-        progress.close()
+    r = _with_progress(a, run_compare, a.inputs, a.outdir, methods=a.methods, compat=a.compat,
+                       prefix=a.prefix, frame=frame, build=a.build, overwrite=a.overwrite,
+                       jobs=a.jobs, dask=a.dask, drizzle=params, pictures=not a.no_pictures,
+                       **_sky_kwargs(a))
     _report_compare(r, a.outdir)
     return 0
 
@@ -288,11 +282,7 @@ def _cmd_fetch(a) -> int:
         print(f"  {r['productFilename']}  {r['productSubGroupDescription']}  {int(r['size']) / 1e6:.1f} MB")
     if a.dry_run or plan.n_files == 0:
         return 0
-    progress = _Progress(a.progress)
-    try:
-        res = fetch_products(plan, a.outdir, progress=progress)
-    finally:
-        progress.close()
+    res = _with_progress(a, fetch_products, plan, a.outdir)
     print(f"wrote {len(res.written)} file(s) to {a.outdir}")
     if res.failed:
         print(f"skymatch: error: {len(res.failed)} download(s) failed: {', '.join(res.failed)}; run again",
@@ -337,13 +327,10 @@ def _cmd_demo(a) -> int:
     print("\n".join(header_summary(files).pformat(max_lines=-1, max_width=-1)))
     print("\ncomparing the four sky methods (the notebook's AstroDrizzle calls: final_bits=64, "
           "final_wcs, final_rot=257) ...\n")
-    progress = _Progress(a.progress)
     out = os.path.join(a.outdir, "compare")
-    try:
-        r = run_compare(os.path.join(data, "*_flt.fits"), out, frame=FrameOptions(final_wcs=True, rot=257.0),
-                        drizzle=dict(bits="64"), overwrite=True, progress=progress)
-    finally:
-        progress.close()
+    r = _with_progress(a, run_compare, os.path.join(data, "*_flt.fits"), out,
+                       frame=FrameOptions(final_wcs=True, rot=257.0), drizzle=dict(bits="64"),
+                       overwrite=True)
     _report_compare(r, out)
     truth_file = os.path.join(data, "truth.json")
     if os.path.exists(truth_file):

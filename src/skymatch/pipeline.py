@@ -354,6 +354,24 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
     return DrizzleRun(mosaics=mosaics, products=products, frame=fr, chips=tuple(chips), timings=timings)
 
 
+def _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options):
+    """Sky results for ``methods`` and the static masks (computed once, shared with the
+    drizzle that follows; None when the static mask is off)."""
+    from .core import compute_static_masks, sky_methods
+
+    opts = _sky_options(dict(sky_options))
+    use_static = opts.get("use_static")
+    use_static = (compat is not None) if use_static is None else use_static
+    executor = make_executor(jobs, dask)
+    static = None
+    if use_static:
+        static = compute_static_masks(chips, static_sig=opts.get("static_sig", 4.0),
+                                      compat=compat is not None, executor=executor, progress=progress)
+    results = sky_methods(chips, methods=methods, compat=compat, executor=executor,
+                          progress=progress, static_masks=static, **opts)
+    return results, static
+
+
 def run(inputs, output: str, *, method: str = "localmin", compat: str | None = None,
         readonly: bool = False, frame: FrameOptions = FrameOptions(), build: bool = False,
         overwrite: bool = False, jobs: int | None = None, dask: Any = None,
@@ -364,7 +382,6 @@ def run(inputs, output: str, *, method: str = "localmin", compat: str | None = N
     The skies go into the input headers (unless ``readonly``) and straight into the
     drizzle, so no stale header value can be used.
     """
-    from .core import compute_static_masks, sky_methods
     from .core._drizzle import drizzle_mosaics
 
     params = _drizzle_params(drizzle or {})
@@ -374,14 +391,7 @@ def run(inputs, output: str, *, method: str = "localmin", compat: str | None = N
     _check_outputs([output], chips, build, overwrite)
     if not readonly:
         check_writable(c.source[0] for c in chips if c.source)
-    opts = _sky_options(dict(sky_options))
-    use_static = opts.get("use_static")
-    use_static = (compat is not None) if use_static is None else use_static
-    executor = make_executor(jobs, dask)
-    static = compute_static_masks(chips, static_sig=opts.get("static_sig", 4.0), compat=compat is not None,
-                                  executor=executor, progress=progress) if use_static else None
-    results = sky_methods(chips, methods=[method], compat=compat, executor=executor, progress=progress,
-                          static_masks=static, **opts)
+    results, static = _skies_and_static(chips, [method], compat, jobs, dask, progress, sky_options)
     result = results[method]
     t1 = time.perf_counter()
     written = [] if readonly else write_sky(result, chips, progress=progress)
@@ -419,7 +429,6 @@ def run_compare(inputs, outdir: str, *, methods: Sequence[str] = SKY_METHODS,
     """
     import os as _os
 
-    from .core import compute_static_masks, sky_methods
     from .core._drizzle import drizzle_mosaics
     from .io import comparison_table, write_index_html
 
@@ -432,14 +441,7 @@ def run_compare(inputs, outdir: str, *, methods: Sequence[str] = SKY_METHODS,
     _os.makedirs(outdir, exist_ok=True)
     names = {m: _os.path.join(outdir, f"{prefix}_{m.replace('+', '_')}") for m in methods}
     _check_outputs(names.values(), chips, build, overwrite)
-    opts = _sky_options(dict(sky_options))
-    use_static = opts.get("use_static")
-    use_static = (compat is not None) if use_static is None else use_static
-    executor = make_executor(jobs, dask)
-    static = compute_static_masks(chips, static_sig=opts.get("static_sig", 4.0), compat=compat is not None,
-                                  executor=executor, progress=progress) if use_static else None
-    results = sky_methods(chips, methods=methods, compat=compat, executor=executor,
-                          progress=progress, static_masks=static, **opts)
+    results, static = _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options)
     timings["sky (all methods)"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     fr = output_frame(chips, frame)
