@@ -177,9 +177,9 @@ def drizzle_mosaics(
         if shared:
             d = drizzles["data"]
             box = _bbox(pixmap, frame.shape, params)
-            before = d.out_wht[box].copy() if d.out_wht is not None else np.zeros(0)
+            before = d.out_wht[box].astype(np.float64)
             d.add_image(data, **kw)
-            dw = d.out_wht[box].astype(np.float64) - (before if before.size else 0.0)
+            dw = d.out_wht[box] - before
             factor = ratio * ratio / (exptime if counts else 1.0)
             for lab in labels:
                 s = sky_of(lab)

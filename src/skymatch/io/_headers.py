@@ -172,15 +172,12 @@ def write_sky(result: SkyResult, chips: Sequence[Chip], *, subtract: bool = Fals
                 cards[SKY_KEYWORD] = (prev + value, "Total sky subtracted from data by skymatch")
                 cards["SMSUBTR"] = (True, "MDRIZSKY has been subtracted from the data")
                 data_updates[ext] = data
-            else:
-                with fits.open(path, memmap=True) as hdul:
-                    hdr = hdul[ext].header
-                    if hdr.get("SMSUBTR", False):
-                        # Data were reduced earlier: keep that total on record; the new
-                        # MDRIZSKY is what remains to be subtracted.
-                        cards["SMPRESUB"] = (float(hdr.get(SKY_KEYWORD, 0.0)),
-                                             "sky subtracted from data earlier")
-                        cards["SMSUBTR"] = (False, "MDRIZSKY is not yet subtracted")
+            elif chip.meta.get("SMSUBTR", False):
+                # Data were reduced earlier (the chip's headers were read with it): keep
+                # that total on record; the new MDRIZSKY is what remains to be subtracted.
+                cards["SMPRESUB"] = (float(chip.meta.get(SKY_KEYWORD, 0.0)),
+                                     "sky subtracted from data earlier")
+                cards["SMSUBTR"] = (False, "MDRIZSKY is not yet subtracted")
             updates[ext] = cards
         update_headers_atomic(path, updates, data_updates=data_updates or None)
         done.append(path)
