@@ -4,7 +4,10 @@ The public API is re-exported here; see the README for the command line.
 """
 
 from ._version import __version__
+from .alignment import AlignResult, TweakbackResult, align, tweakback, write_shiftfile
 from .chips import make_chip
+from .core._align import AlignParams, ImageFit
+from .core._sources import SourceFindParams, find_sources
 from .core import (
     SKY_METHODS,
     SKY_STATISTICS,
@@ -30,6 +33,15 @@ from .pipeline import SkyRun, make_executor, run_sky, run_sky_methods
 
 __all__ = [
     "__version__",
+    "AlignParams",
+    "AlignResult",
+    "ImageFit",
+    "SourceFindParams",
+    "TweakbackResult",
+    "align",
+    "find_sources",
+    "tweakback",
+    "write_shiftfile",
     "SKY_METHODS",
     "SKY_STATISTICS",
     "Chip",

@@ -412,6 +412,10 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--dry-run", action="store_true", help="list what would be downloaded")
     f.set_defaults(func=_cmd_fetch)
 
+    from .cli_align import add_align_commands
+
+    add_align_commands(sub)
+
     d = sub.add_parser("demo-data", help="write the synthetic demo mosaic (known sky)")
     d.add_argument("outdir")
     d.add_argument("--tiles", type=int, nargs=2, default=[3, 3], metavar=("NX", "NY"))

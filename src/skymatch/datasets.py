@@ -25,7 +25,8 @@ from scipy.interpolate import RectBivariateSpline
 
 from ._version import __version__
 
-__all__ = ["NOTEBOOK_ROOTNAMES", "MosaicTruth", "make_mosaic", "make_visit_drz", "simulate_exposure_headers"]
+__all__ = ["NOTEBOOK_ROOTNAMES", "MosaicTruth", "make_mosaic", "make_visit_drz", "simulate_exposure_headers",
+           "star_catalog"]
 
 EXPTIME = 602.937317
 PIXEL_SCALE = 0.12825  # IDCSCALE of WFC3/IR, arcsec
@@ -235,12 +236,7 @@ def make_mosaic(
     extent = 0.5 * PIXEL_SCALE * size * max(tiles) * 0.9
     if nstars is None:
         nstars = int(2000 * (size / 1014.0) ** 2 * tiles[0] * tiles[1] / 9)
-    master = np.random.default_rng(seed)
-    star_xi = master.uniform(-1.2, 1.2, nstars) * extent
-    star_eta = master.uniform(-1.2, 1.2, nstars) * extent
-    star_flux = 10.0 * (1.0 - master.random(nstars)) ** (-1.0 / 1.3)  # e-/s, power law
-    star_flux = np.minimum(star_flux, 5000.0)
-    star_ra, star_dec = _inverse_gnomonic(star_xi, star_eta)
+    star_ra, star_dec, star_flux = _stars(seed, nstars, extent)
     center_wcs = WCS(simulate_exposure_headers(crval=(RA0, DEC0), orientat=166.0, size=size,
                                                distortion=False))
     paths, sky_truth, grads = [], {}, {}
@@ -304,6 +300,29 @@ def make_mosaic(
         json.dump(truth, fh, indent=1)
     return MosaicTruth(paths=tuple(sorted(paths)), sky=sky_truth, gradient=grads,
                        truth_file=truth_file)
+
+
+def _stars(seed: int, nstars: int, extent: float):
+    master = np.random.default_rng(seed)
+    star_xi = master.uniform(-1.2, 1.2, nstars) * extent
+    star_eta = master.uniform(-1.2, 1.2, nstars) * extent
+    star_flux = 10.0 * (1.0 - master.random(nstars)) ** (-1.0 / 1.3)  # e-/s, power law
+    star_flux = np.minimum(star_flux, 5000.0)
+    star_ra, star_dec = _inverse_gnomonic(star_xi, star_eta)
+    return star_ra, star_dec, star_flux
+
+
+def star_catalog(truth_file: str | os.PathLike):
+    """The true stars of a synthetic mosaic: ``(ra, dec, flux)`` arrays (deg, deg, e-/s).
+
+    They are drawn again from the seed recorded in ``truth.json`` (the generator is
+    deterministic), so the catalogue needs no file of its own.
+    """
+    with open(truth_file, encoding="utf-8") as fh:
+        t = json.load(fh)
+    nx, ny = (int(v) for v in str(t["tiles"]).split("x"))
+    extent = 0.5 * PIXEL_SCALE * int(t["size"]) * max(nx, ny) * 0.9
+    return _stars(int(t["seed"]), int(t["nstars"]), extent)
 
 
 def _perturb(hdr, dx_arcsec: float, dy_arcsec: float, rot_deg: float) -> None:

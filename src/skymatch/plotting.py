@@ -10,7 +10,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "save_figure", "save_gif", "render_mosaic"]
+__all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "save_figure", "save_gif", "render_mosaic",
+           "plot_alignment_residuals"]
 
 METHOD_STYLE = {
     "globalmin_match": ("Globalmin + Match", "magenta"),
@@ -132,3 +133,32 @@ def comparison_pictures(mosaics: Mapping[str, np.ndarray], table, outdir: str, p
     out["mosaics"] = pngs
     out["gif"] = save_gif(frames, os.path.join(outdir, f"{prefix}_methods.gif"))
     return out
+
+
+def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, dpi: int = 100) -> str:
+    """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
+    against x and against y of the reference frame; ``ylimit`` bounds the y axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fits = [f for f in result.fits if f.aligned and f.residuals]
+    n = max(1, len(fits))
+    fig = Figure(figsize=(9, 2.2 * n), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(n, 2, squeeze=False)
+    for row, f in zip(axes, fits):
+        r = f.residuals
+        for ax, coord in zip(row, ("x", "y")):
+            ax.plot(r[coord], r["dx"], ".", ms=3, color="navy", label="dx")
+            ax.plot(r[coord], r["dy"], ".", ms=3, color="orange", label="dy")
+            ax.axhline(0.0, color="0.5", lw=0.8)
+            ax.set_xlabel(f"{coord} (reference pixels)")
+            ax.set_ylabel("residual (px)")
+            ax.set_title(f"{f.name}: {f.nmatches} sources, rms {f.rms_x:.3f}/{f.rms_y:.3f} px", fontsize=8)
+            if ylimit:
+                ax.set_ylim(-ylimit, ylimit)
+        row[0].legend(fontsize=7, loc="upper right")
+    if not fits:
+        axes[0][0].text(0.5, 0.5, "no image was aligned", ha="center", transform=axes[0][0].transAxes)
+    fig.savefig(path, dpi=dpi)
+    return path

@@ -23,7 +23,7 @@ from ..core._user import USER_APPLIED
 from ..exceptions import WriteError
 from ..models import Chip, SkyResult
 
-__all__ = ["check_writable", "update_headers_atomic", "write_sky"]
+__all__ = ["check_writable", "update_files_atomic", "update_headers_atomic", "write_sky"]
 
 SKY_KEYWORD = "MDRIZSKY"
 
@@ -53,24 +53,9 @@ def _fsync_dir(d: str) -> None:
         os.close(fd)
 
 
-def update_headers_atomic(
-    path: str,
-    updates: Mapping[object, Mapping[str, tuple]],
-    *,
-    data_updates: Mapping[object, np.ndarray] | None = None,
-) -> None:
-    """Apply header (and optionally data) updates to one FITS file atomically.
-
-    Parameters
-    ----------
-    path : str
-        The file.
-    updates : mapping
-        ``{extension: {keyword: (value, comment)}}``; extensions as astropy accepts them
-        (index or ``(EXTNAME, EXTVER)``).
-    data_updates : mapping, optional
-        ``{extension: new data array}``; forces a full rewrite.
-    """
+def _stage(path: str, updates: Mapping[object, Mapping[str, tuple]],
+           data_updates: Mapping[object, np.ndarray] | None = None) -> str:
+    """Write the updated copy of ``path`` to a temporary file beside it; return its name."""
     directory = os.path.dirname(os.path.abspath(path)) or "."
     fd, tmp = tempfile.mkstemp(prefix=".skymatch-", suffix=".tmp", dir=directory)
     os.close(fd)
@@ -109,12 +94,67 @@ def update_headers_atomic(
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
         shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-        _fsync_dir(directory)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return tmp
+
+
+def update_headers_atomic(
+    path: str,
+    updates: Mapping[object, Mapping[str, tuple]],
+    *,
+    data_updates: Mapping[object, np.ndarray] | None = None,
+) -> None:
+    """Apply header (and optionally data) updates to one FITS file atomically.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    updates : mapping
+        ``{extension: {keyword: (value, comment)}}``; extensions as astropy accepts them
+        (index or ``(EXTNAME, EXTVER)``).
+    data_updates : mapping, optional
+        ``{extension: new data array}``; forces a full rewrite.
+    """
+    tmp = _stage(path, updates, data_updates)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(os.path.dirname(os.path.abspath(path)) or ".")
+
+
+def update_files_atomic(updates: Mapping[str, Mapping[object, Mapping[str, tuple]]]) -> None:
+    """Header updates of several files, all or nothing.
+
+    Every updated copy is written and synced first; only when all exist do they replace
+    their originals (each by an atomic rename).  An error while staging leaves every
+    file untouched.
+
+    Parameters
+    ----------
+    updates : mapping
+        ``{path: {extension: {keyword: (value, comment)}}}``.
+    """
+    check_writable(updates)
+    staged: list[tuple[str, str]] = []
+    try:
+        for path, upd in updates.items():
+            staged.append((_stage(path, upd), path))
+    except BaseException:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+    for d in {os.path.dirname(os.path.abspath(p)) or "." for _, p in staged}:
+        _fsync_dir(d)
 
 
 def write_sky(result: SkyResult, chips: Sequence[Chip], *, subtract: bool = False,
