@@ -360,3 +360,53 @@ def test_remap_wcs_keeps_crpix_and_sip():
     x, y = w.all_world2pix(ra - shift[0], dec - shift[1], 0)
     assert c == pytest.approx(float(np.hypot(x[0] - 149.5, y[0] - 149.5)), rel=1e-3)
     assert abs(rot) < 1e-3  # a pure (ra, dec) offset turns the chip only by convergence
+
+
+def test_find_sources_positions_on_known_stars():
+    from skymatch.core._sources import SourceFindParams, find_sources
+
+    rng = np.random.default_rng(3)
+    n, size, sigma = 60, 300, 1.2 / 2.3548 * 1.5
+    xs = rng.uniform(15, size - 15, n)
+    ys = rng.uniform(15, size - 15, n)
+    yy, xx = np.mgrid[0:size, 0:size]
+    img = np.full((size, size), 5.0)
+    for x0, y0 in zip(xs, ys):
+        img += 400.0 * np.exp(-0.5 * ((xx - x0) ** 2 + (yy - y0) ** 2) / sigma**2)
+    img += rng.normal(0, 0.5, img.shape)
+    good = np.ones(img.shape, bool)
+    good[:, :40] = False  # a no-data strip: sources there are not reported
+    cat = find_sources(img, good, SourceFindParams(threshold=10, conv_width=2.5))
+    from scipy.spatial import cKDTree
+
+    dist, idx = cKDTree(np.c_[xs, ys]).query(np.c_[cat["x"], cat["y"]])
+    assert np.all(dist < 0.05)
+    assert np.all(cat["x"] > 40)
+    expected = np.sum((xs > 40 + 4) & (ys > 8) & (ys < size - 9) & (xs < size - 9))
+    assert len(cat["x"]) >= expected - 3  # only near-blends may be lost
+    assert np.all(cat["error"] >= 0.02)
+
+
+def test_cli_without_align_extra_says_how_to_install(monkeypatch, capsys, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tweakwcs", None)
+    assert main(["align", str(tmp_path / "a.fits"), str(tmp_path / "b.fits")]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'skymatch[align]'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_tweakback_missing_input_is_one_line_error(pair, tmp_path, capsys):
+    d, truth, drz = pair
+    w = _copy(d, tmp_path / "w")
+    prod = w / os.path.basename(drz[1])
+    victim = fits.getval(prod, "D001DATA", "SCI").split("[")[0]
+    os.remove(w / victim)
+    hdr = fits.getheader(prod, "SCI")
+    with fits.open(prod, mode="update") as h:  # make it look aligned
+        h["SCI"].header["SMWCSOLD"] = "A"
+        for k in ("CTYPE1", "CTYPE2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CD1_1", "CD1_2", "CD2_1", "CD2_2"):
+            h["SCI"].header[k + "A"] = hdr[k]
+    assert main(["tweakback", str(prod)]) == 1
+    err = capsys.readouterr().err
+    assert victim in err and "--inputs" in err and len(err.strip().splitlines()) == 1
