@@ -17,6 +17,7 @@ import numpy as np
 from astropy.wcs import WCS
 
 from ..exceptions import ParameterError
+from ._wcsfit import linear_part
 
 __all__ = ["AlignParams", "AlignImage", "ImageFit", "align_images", "FITGEOMETRIES"]
 
@@ -165,16 +166,6 @@ def _pixel_scale_arcsec(wcs: WCS) -> float:
     return float(np.sqrt(abs(np.linalg.det(wcs.celestial.pixel_scale_matrix))) * 3600.0)
 
 
-def _linear_copy(wcs: WCS) -> WCS:
-    w = wcs.deepcopy()
-    w.sip = None
-    w.cpdis1 = w.cpdis2 = None
-    w.det2im1 = w.det2im2 = None
-    for i in (0, 1):
-        w.wcs.ctype[i] = w.wcs.ctype[i].replace("-SIP", "")
-    return w
-
-
 def _residuals(info: dict, refcat, ref_corr) -> dict:
     try:
         idx = np.asarray(info["matched_ref_idx"])[np.asarray(info["fitmask"])]
@@ -234,7 +225,7 @@ def align_images(images: Sequence[AlignImage], params: AlignParams = AlignParams
             results.setdefault(k, ImageFit(im.name, "REFERENCE" if k == 0 else
                                            "NOT ALIGNED: no other image has enough sources", im.nsources))
         return [results[k] for k in range(len(images))]
-    ref_corr = FITSWCSCorrector(_linear_copy(ref.wcs[0]))
+    ref_corr = FITSWCSCorrector(linear_part(ref.wcs[0]))
     matcher = _Matcher(params.searchrad / ref_scale, params.separation, params.tolerance, params.use2dhist)
     log.info("aligning %d images to %s (search radius %.2f px, fit %s)", len(aligned_ids), ref.name,
              params.searchrad / ref_scale, params.fitgeometry)

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 from astropy.wcs import WCS
 
-__all__ = ["linear_matrix", "remap_wcs", "drz_transform", "wcs_difference"]
+__all__ = ["linear_matrix", "linear_part", "remap_wcs", "drz_transform", "wcs_difference"]
 
 
 def linear_matrix(wcs: WCS) -> np.ndarray:
@@ -24,6 +24,17 @@ def linear_matrix(wcs: WCS) -> np.ndarray:
     if w.has_cd():
         return np.array(w.cd, dtype=float)
     return np.array(w.get_pc(), dtype=float) * np.asarray(w.cdelt, float)[:, None]
+
+
+def linear_part(wcs: WCS) -> WCS:
+    """A copy of ``wcs`` without its distortions (SIP, lookup tables): projection and
+    linear matrix only."""
+    w = wcs.deepcopy()
+    w.sip = None
+    w.cpdis1 = w.cpdis2 = None
+    w.det2im1 = w.det2im2 = None
+    w.wcs.ctype = [c.replace("-SIP", "") for c in w.wcs.ctype]
+    return w
 
 
 def _plane(ctype, crval) -> WCS:
@@ -67,12 +78,7 @@ def remap_wcs(wcs: WCS, transform: Callable[[np.ndarray, np.ndarray], tuple[np.n
     ra, dec = wcs.all_pix2world(x, y, 0)
     ra_t, dec_t = transform(ra, dec)
     # Distortion-corrected pixel offsets from CRPIX, as the linear part sees them.
-    lin = wcs.deepcopy()
-    lin.sip = None
-    lin.cpdis1 = lin.cpdis2 = None
-    lin.det2im1 = lin.det2im2 = None
-    lin.wcs.ctype = [c.replace("-SIP", "") for c in lin.wcs.ctype]
-    px, py = lin.wcs_world2pix(ra, dec, 1)
+    px, py = linear_part(wcs).wcs_world2pix(ra, dec, 1)
     u = np.column_stack([px - wcs.wcs.crpix[0], py - wcs.wcs.crpix[1], np.ones_like(px)])
     crval = np.array(transform(np.array([wcs.wcs.crval[0]]), np.array([wcs.wcs.crval[1]]))).ravel()
     cd = linear_matrix(wcs)
