@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .core import SKY_METHODS, ThreadExecutor, canonical_method, sky_methods, user_sky_result
-from .core._methods import SerialExecutor
+from .core import SKY_METHODS, canonical_method, sky_methods, user_sky_result
+from .core._executor import DaskExecutor, ProcessExecutor, make_executor
 from .exceptions import ParameterError
 from .io import (
     write_table,
@@ -31,56 +30,6 @@ __all__ = ["ProcessExecutor", "DaskExecutor", "make_executor", "SkyRun", "run_sk
            "FrameOptions", "DrizzleRun", "output_frame", "run_drizzle", "run", "run_compare"]
 
 log = logging.getLogger("skymatch")
-
-
-class ProcessExecutor:
-    """Run tasks in ``n`` local processes (chips travel by reference to their files)."""
-
-    def __init__(self, n: int):
-        self.n = int(n)
-
-    def map(self, fn: Callable, iterable: Iterable) -> Iterable:
-        items = list(iterable)
-        if len(items) <= 1:
-            yield from map(fn, items)
-            return
-        chunk = max(1, len(items) // (4 * self.n))
-        with ProcessPoolExecutor(max_workers=self.n) as pool:
-            yield from pool.map(fn, items, chunksize=chunk)
-
-
-class DaskExecutor:
-    """Run tasks on a ``dask.distributed`` cluster (``Client`` or scheduler address)."""
-
-    def __init__(self, client: Any):
-        if isinstance(client, str):
-            try:
-                from dask.distributed import Client
-            except ImportError as exc:  # pragma: no cover - depends on the extra
-                raise ParameterError(
-                    "dask.distributed is not installed: pip install 'skymatch[dask]'") from exc
-            client = Client(client)
-        self.client = client
-
-    def map(self, fn: Callable, iterable: Iterable) -> Iterable:
-        items = list(iterable)
-        futures = self.client.map(fn, items, pure=False)
-        for fut in futures:
-            yield fut.result()
-
-
-def make_executor(jobs: int | None = None, dask: Any = None):
-    """Executor for ``jobs`` (None: one thread per core; 1: serial; N: N processes) or a
-    dask client/address."""
-    if dask is not None:
-        return DaskExecutor(dask)
-    if jobs is None:
-        return ThreadExecutor()
-    if jobs < 1:
-        raise ParameterError(f"--jobs {jobs}: give a positive number of processes")
-    if jobs == 1:
-        return SerialExecutor()
-    return ProcessExecutor(jobs)
 
 
 @dataclass(frozen=True)

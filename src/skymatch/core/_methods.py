@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +17,7 @@ from ..exceptions import (
     UndeterminedSkyWarning,
 )
 from ..models import Chip, ChipSky, ExposureSky, PairStat, SkyResult
+from ._executor import Executor, SerialExecutor, ThreadExecutor
 from ._masks import BitFlags, parse_bits
 from ._pairs import OverlapJob, candidate_pairs, compute_footprints, overlap_geometry, overlap_task
 from ._solve import solve_match
@@ -48,36 +48,6 @@ METHOD_ALIASES = {
 COMPAT_MODES = (None, "drizzlepac")
 
 ProgressCallback = Callable[[str, int, int], None]
-
-
-class Executor(Protocol):
-    """Anything with an ordered ``map(fn, iterable)`` (serial, processes, dask)."""
-
-    def map(self, fn: Callable, iterable: Iterable) -> Iterable:  # pragma: no cover
-        ...
-
-
-class SerialExecutor:
-    """Run tasks one after the other in this process."""
-
-    def map(self, fn: Callable, iterable: Iterable) -> Iterable:
-        return map(fn, iterable)
-
-
-class ThreadExecutor:
-    """Run tasks on a pool of threads of this process (numpy releases the GIL for the
-    array work; WCS calls are serialised by a lock)."""
-
-    def __init__(self, n_threads: int | None = None):
-        self.n_threads = n_threads or min(8, os.cpu_count() or 1)
-
-    def map(self, fn: Callable, iterable: Iterable) -> Iterable:
-        items = list(iterable)
-        if self.n_threads <= 1 or len(items) <= 1:
-            yield from map(fn, items)
-            return
-        with ThreadPoolExecutor(max_workers=self.n_threads) as pool:
-            yield from pool.map(fn, items)
 
 
 def canonical_method(method: str) -> str:
