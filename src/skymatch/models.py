@@ -129,6 +129,9 @@ class ChipSky:
     ``sky`` is in the chip's data units (what goes into ``MDRIZSKY``);
     ``sky_brightness`` in brightness units.  ``valid`` is False when the value could not
     be determined from the data (then ``sky`` is 0); ``how`` says how it was obtained.
+    With a sky model beyond a constant, ``coeffs`` holds the chip's polynomial
+    (``SKYCij``, data units, see :mod:`skymatch.core._skymodel`) and ``sky`` its mean
+    over the chip's pixels.
     """
 
     name: str
@@ -140,6 +143,14 @@ class ChipSky:
     conv: float
     local: float = float("nan")  # this chip's own statistic (data units), if computed
     npix: int = 0
+    model: str = "constant"  # sky model: 'constant', 'plane', 'poly2' or 'poly3'
+    coeffs: tuple[float, ...] = ()  # SKYCij in data units (core/_skymodel.py); () = (sky,)
+    error: float = float("nan")  # 1-sigma uncertainty of ``sky`` (SKYERR), data units
+
+    @property
+    def coefficients(self) -> tuple[float, ...]:
+        """The model's coefficients ``SKYCij`` in data units (``(sky,)`` for a constant)."""
+        return self.coeffs if self.coeffs else (self.sky,)
 
 
 @dataclass(frozen=True)
