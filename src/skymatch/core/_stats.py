@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -128,8 +129,7 @@ class StatResult:
     vmax: float = float("nan")
 
 
-@dataclass(frozen=True)
-class _Pass:
+class _Pass(NamedTuple):
     """Outcome of the last clipping pass."""
 
     sel: np.ndarray  # the selected values, in input order
@@ -214,6 +214,7 @@ def _clip(x: np.ndarray, xmin32, xmax32, lo: float, hi: float, params: SkyStatPa
     the passes needed to land on the same phase as the last one are run.
     """
     nclip = params.nclip
+    lsigma, usigma = params.lsigma, params.usigma
     end = nclip
     seen: dict[tuple[float, float], int] = {}
     cmin, cmax = lo, hi
@@ -222,10 +223,9 @@ def _clip(x: np.ndarray, xmin32, xmax32, lo: float, hi: float, params: SkyStatPa
     while True:
         c32min, c32max = np.float32(cmin), np.float32(cmax)
         key = (float(c32min), float(c32max))
-        if key in seen and end == nclip:
-            period = t - seen[key]
-            end = t + (nclip - t) % period
-        seen.setdefault(key, t)
+        first_seen = seen.setdefault(key, t)
+        if first_seen != t and end == nclip:
+            end = t + (nclip - t) % (t - first_seen)
 
         nested = prev is not None and prev.cmin32 <= c32min and c32max <= prev.cmax32
         if nested:
@@ -237,7 +237,7 @@ def _clip(x: np.ndarray, xmin32, xmax32, lo: float, hi: float, params: SkyStatPa
             sel = x  # the range holds every value: nothing to select
         else:
             sel = x[(x >= c32min) & (x <= c32max)]
-        npix = int(sel.size)
+        npix = sel.size
         if npix == 0:
             raise StatisticError(
                 f"no value inside the clipping range [{cmin:.6g}, {cmax:.6g}] at pass {t}"
@@ -250,8 +250,8 @@ def _clip(x: np.ndarray, xmin32, xmax32, lo: float, hi: float, params: SkyStatPa
         cur = _Pass(sel, npix, mean, std, c32min, c32max)
         if t >= end:
             return cur
-        cmin = _pymax(lo, mean - params.lsigma * std)
-        cmax = _pymin(hi, mean + params.usigma * std)
+        cmin = _pymax(lo, mean - lsigma * std)
+        cmax = _pymin(hi, mean + usigma * std)
         prev = cur
         t += 1
 
@@ -261,17 +261,20 @@ def _mean_std(sel: np.ndarray) -> tuple[float, float]:
 
     The sum is accumulated in double and the mean stored as float32; deviations from
     that float32 mean are squared in float32 and accumulated in double (n - 1 divisor),
-    the standard deviation stored as float32.
+    the standard deviation stored as float32.  (``np.add.reduce`` is what ``np.sum``
+    calls, without its Python wrappers.)
     """
     npix = sel.size
-    total = float(np.sum(sel, dtype=np.float64))
-    mean32 = np.float32(total / npix)
+    mean32 = np.float32(float(_add_reduce(sel, dtype=np.float64)) / npix)
     if npix < 2:
         return float(mean32), math.nan
     dev = np.subtract(sel, mean32)
-    np.square(dev, out=dev)
-    sumdiff = float(np.sum(dev, dtype=np.float64))
+    np.multiply(dev, dev, out=dev)
+    sumdiff = float(_add_reduce(dev, dtype=np.float64))
     return float(mean32), float(np.float32(math.sqrt(sumdiff / (npix - 1))))
+
+
+_add_reduce = np.add.reduce
 
 
 def _median32(a: np.ndarray) -> float:
