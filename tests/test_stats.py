@@ -334,6 +334,16 @@ def test_bad_parameters(kwargs, text):
         SkyStatParams(**kwargs)
 
 
+def test_limits_beyond_float32_range_are_infinite():
+    # The C code converts them to float32 (+-inf) without complaint; so do we.
+    x = np.arange(100, dtype=np.float32)
+    kw = dict(nclip=3, lsig=1e300, usig=1e300, binwidth=0.1)
+    for stat in STATS:
+        with np.errstate(over="ignore"):  # imagestats' own float32 comparison warns
+            ref = _imagestats(x, stat, upper=1e300, lower=-1e300, **kw)
+        assert ref is not None and _same(_mine(x, stat, upper=1e300, lower=-1e300, **kw), ref)
+
+
 def test_integral_skyclip_is_stored_as_int():
     assert SkyStatParams(nclip=np.int64(3)).nclip == 3
     p = SkyStatParams(nclip=4.0)

@@ -174,15 +174,16 @@ def sky_statistic(values: np.ndarray, params: SkyStatParams) -> StatResult:
 
     xmin32, xmax32 = x.min(), x.max()
     lower, upper = params.lower, params.upper
-    # The Reference compares its limits with the float32 extremes in float32 (numpy 2).
-    if lower is not None and np.float32(lower) > xmax32:
-        raise StatisticError(f"lower limit {lower} is above the largest value {float(xmax32)}")
-    if upper is not None and np.float32(upper) < xmin32:
-        raise StatisticError(f"upper limit {upper} is below the smallest value {float(xmin32)}")
-    lo = float(xmin32) if lower is None else float(lower)
-    hi = float(xmax32) if upper is None else float(upper)
-
-    last = _clip(x, xmin32, xmax32, lo, hi, params)
+    # Limits beyond the float32 range become +-inf, as in the Reference's C code.
+    with np.errstate(over="ignore"):
+        # The Reference compares its limits with the float32 extremes in float32 (numpy 2).
+        if lower is not None and np.float32(lower) > xmax32:
+            raise StatisticError(f"lower limit {lower} is above the largest value {float(xmax32)}")
+        if upper is not None and np.float32(upper) < xmin32:
+            raise StatisticError(f"upper limit {upper} is below the smallest value {float(xmin32)}")
+        lo = float(xmin32) if lower is None else float(lower)
+        hi = float(xmax32) if upper is None else float(upper)
+        last = _clip(x, xmin32, xmax32, lo, hi, params)
     sel = last.sel
     # The last pass's minimum and maximum (only the histogram statistics need them).
     smin, smax = float(sel.min()), float(sel.max())
