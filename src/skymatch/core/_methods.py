@@ -21,7 +21,7 @@ from ._executor import Executor, SerialExecutor, ThreadExecutor
 from ._masks import BitFlags, parse_bits
 from ._pairs import OverlapJob, candidate_pairs, compute_footprints, overlap_geometry, overlap_task
 from ._solve import solve_match
-from ._staticmask import STATIC_SIG, combine_packed, static_keep_mask
+from ._staticmask import STATIC_SIG, combine_packed, reference_uses_static, static_keep_mask
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
 from ._usable import clear_cache, load_usable
 
@@ -189,7 +189,8 @@ def sky_methods(
     sky_bits : int, str or None
         DQ flags that count as good for the statistics (see :func:`parse_bits`).
     use_static : bool or None
-        Use AstroDrizzle's static mask; None means on in compat mode, off otherwise.
+        Use AstroDrizzle's static mask; None means on in compat mode for HST data (what
+        AstroDrizzle does), off otherwise (see :func:`reference_uses_static`).
     static_sig : float
         Static-mask threshold in sigma.
     static_masks : dict, optional
@@ -224,11 +225,11 @@ def sky_methods(
     stat = SkyStatParams(statistic=skystat, lower=lower, upper=upper, nclip=nclip,
                          lsigma=lsigma, usigma=usigma, binwidth=binwidth, compat=is_compat)
     flags = parse_bits(sky_bits)
-    if use_static is None:
-        use_static = is_compat
     chips = list(chips)
     if not chips:
         raise InputError("no input chips: give at least one image")
+    if use_static is None:
+        use_static = is_compat and reference_uses_static(chips)
     names = [c.name for c in chips]
     dup = {n for n in names if names.count(n) > 1}
     if dup:

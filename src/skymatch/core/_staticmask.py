@@ -9,13 +9,46 @@ masked from a chip whose histogram has a single bin.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
+from ..models import Chip
 from ._stats import SkyStatParams, StatisticError, sky_statistic, _histogram_nbins
 
-__all__ = ["STATIC_SIG", "static_keep_mask", "combine_packed"]
+__all__ = ["ASTRODRIZZLE_INSTRUMENTS", "STATIC_SIG", "combine_packed", "reference_uses_static",
+           "static_keep_mask"]
 
 STATIC_SIG = 4.0
+#: Instruments AstroDrizzle reads (``drizzlepac.processInput._getInputImage`` raises
+#: "Instrument ... not yet supported!" for any other ``INSTRUME``).
+ASTRODRIZZLE_INSTRUMENTS = ("ACS", "WFC3", "WFPC2", "STIS", "NICMOS")
+
+
+def reference_uses_static(chips: Sequence[Chip]) -> bool:
+    """Whether the Reference applies the static mask to ``chips`` (compat's default).
+
+    AstroDrizzle builds a static mask and hands it to stsci.skypac as a user mask, but it
+    only runs on HST data (:data:`ASTRODRIZZLE_INSTRUMENTS`).  For any other image (DSS
+    plates, ground-based tiles, in-memory arrays) the Reference is stsci.skypac's own
+    ``skymatch()``, which has no static mask: with it, every tile of the same shape would
+    share one signature and lose the pixels that are low in *any* tile, which moved
+    ``localmin`` by up to 0.5 % on DSS-like tiles.
+
+    Parameters
+    ----------
+    chips : sequence of Chip
+        The inputs; ``meta['INSTRUME']`` names the instrument.
+
+    Returns
+    -------
+    bool
+        True when there is at least one chip and every chip comes from an instrument
+        AstroDrizzle processes.
+    """
+    return bool(chips) and all(
+        str(c.meta.get("INSTRUME", "")).strip().upper() in ASTRODRIZZLE_INSTRUMENTS for c in chips
+    )
 
 
 def static_keep_mask(data: np.ndarray, *, static_sig: float = STATIC_SIG,

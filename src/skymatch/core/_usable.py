@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..models import Chip
-from ._masks import BitFlags, dq_good_mask
+from ._masks import BitFlags, usable_mask
 
 __all__ = ["UsablePixels", "load_usable", "clear_cache", "CACHE_BYTES"]
 
@@ -55,14 +55,7 @@ def load_usable(chip: Chip, flags: BitFlags, static_mask: np.ndarray | None = No
             return hit
     px = chip.pixels.read()
     data = _native_float32(px.data)
-    good = np.isfinite(data)
-    dqgood = dq_good_mask(px.dq, flags)
-    if dqgood is not None:
-        good &= dqgood
-    if px.mask is not None:
-        good &= np.asarray(px.mask) != 0
-    if static_mask is not None:
-        good &= static_mask
+    good = usable_mask(data, px.dq, flags=flags, user_mask=px.mask, static=static_mask)
     data = data.view()  # never touch the caller's array flags
     data.flags.writeable = False
     good.flags.writeable = False

@@ -45,7 +45,9 @@ class FitsPixels:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", AstropyWarning)
-                with fits.open(self.path, memmap=True) as hdul:
+                # memmap=None: memory-map, but read scaled (BZERO/BSCALE) data normally;
+                # an explicit memmap=True makes astropy refuse them.
+                with fits.open(self.path, memmap=None) as hdul:
                     data = np.array(hdul[self.sci].data, dtype=np.float32)
                     dq = None
                     if self.dq is not None:
