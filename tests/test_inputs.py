@@ -112,8 +112,10 @@ def test_dask_executor_gives_the_same_answer(small_mosaic):
     distributed = pytest.importorskip("dask.distributed")
     d, _ = small_mosaic
     serial = run_sky(str(d / "*_flt.fits"), method="match", readonly=True, jobs=1)
+    # The scheduler always serves HTTP (dashboard_address=None still means port 8787, and
+    # a busy 8787 is a warning, i.e. an error here): bind loopback on a free port.
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
-                            dashboard_address=None) as client:
+                            dashboard_address="127.0.0.1:0") as client:
         dist = run_sky(str(d / "*_flt.fits"), method="match", readonly=True, dask=client)
     assert [c.sky for c in serial.result.chips] == pytest.approx([c.sky for c in dist.result.chips], abs=1e-12)
 

@@ -271,7 +271,7 @@ WRITE_METHODS = {"writeto", "savefig", "write_text", "write_bytes", "tofile", "i
                  "touch", "unlink", "flush"}
 # ``.save(`` (PIL images, animations) and ``.write(`` (astropy tables, file handles)
 # also count, except on the standard streams and tqdm's console writer.
-WRITE_OK_RECEIVERS = {"sys.stdout", "sys.stderr", "tqdm", "self.stream", "stream"}
+WRITE_OK_RECEIVERS = {"sys.stdout", "sys.stderr", "tqdm"}
 WRITE_MODE_CHARS = set("wax+")
 
 
@@ -381,6 +381,33 @@ def test_only_io_writes_files():
     bad = write_violations()
     assert not bad, (f"{len(bad)} file-writing calls outside skymatch/io/ (route them through "
                      "io's atomic writer):\n" + "\n".join(bad))
+
+
+# Calls that read files: the core gets arrays, WCS objects and chips (whose pixel
+# sources io provides), never a path to open.
+READ_FUNCTIONS = {("np", "load"), ("np", "loadtxt"), ("np", "genfromtxt"), ("np", "fromfile"),
+                  ("np", "memmap"), ("fits", "open"), ("fits", "getdata"), ("fits", "getheader"),
+                  ("fits", "getval"), ("os", "listdir"), ("os", "scandir"), ("glob", "glob")}
+
+
+def read_calls(tree: ast.AST):
+    """``(lineno, call)`` of every call in ``tree`` that opens or lists files."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        parts = tuple(name.rsplit(".", 1)) if "." in name else ("", name)
+        if (name in ("open", "io.open", "os.open") or parts in READ_FUNCTIONS
+                or parts[1] in ("read_text", "read_bytes", "iterdir")):
+            yield node.lineno, f"{name}(...)"
+
+
+def test_core_opens_no_files():
+    src = "def f(p, chip):\n    open(p)\n    np.load(p)\n    chip.pixels.read()\n    p.read_text()\n"
+    assert [line for line, _ in read_calls(ast.parse(src))] == [2, 3, 5]
+    bad = [f"{_rel(mod)}:{line}: {what}" for mod in MODULES if layer_of(mod.name) == "core"
+           for line, what in read_calls(mod.tree)]
+    assert not bad, "the core opens files:\n" + "\n".join(bad)
 
 
 # ------------------------------------------------------------------ logging set-up
