@@ -23,7 +23,8 @@ What limits the precision, and why these data reach 1e-9:
   every statistic (mean, median, mode, midpt; with or without clipping) gives pair
   differences equal to the offset differences and ``match`` recovers them to ~1e-14.
 * Compat mode (the Reference's rounded-vertex rasteriser, no cross-mask) measures
-  slightly different pixels on the two sides and is not exact (~5e-3 sigma here).
+  slightly different pixels on the two sides and is not exact (~2e-2 sigma on these
+  tiles, ~5e-3 sigma with the complementary NaN masks).
 """
 
 from __future__ import annotations
@@ -166,3 +167,16 @@ def test_float64_data_are_limited_by_the_float32_statistic():
     err = gauge_free_error([c.sky for c in res.chips], offsets)
     ulp = float(np.finfo(np.float32).eps) * float(np.max(np.abs(image)) + np.max(np.abs(offsets)))
     assert err <= 4 * ulp
+
+
+def test_compat_mode_is_close_but_not_exact():
+    """The Reference's rasteriser takes a superset of each overlap (vertices rounded to
+    whole pixels, spans filled inclusively) on each side separately, so the two sides
+    differ by a row or column of other sky: good to a few percent of sigma, not 1e-9."""
+    rng = np.random.default_rng(1234)
+    image = dyadic_image(rng)
+    offsets = dyadic_offsets(rng, len(VIEWS))
+    res = match_sky(tiles(image, offsets, reproject_wcs()), method="match", skystat="mean",
+                    nclip=0, compat="drizzlepac")
+    err = gauge_free_error([c.sky for c in res.chips], offsets)
+    assert err <= 0.05 * robust_sigma(image)
