@@ -153,10 +153,12 @@ def _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options)
     """Sky results for ``methods`` and the static masks (computed once, shared with the
     drizzle that follows; None when the static mask is off)."""
     from ..core import compute_static_masks, sky_methods
+    from ..core._staticmask import reference_uses_static
 
     opts = _sky_options(dict(sky_options))
     use_static = opts.get("use_static")
-    use_static = (compat is not None) if use_static is None else use_static
+    if use_static is None:  # as sky_methods decides: AstroDrizzle's default, HST data only
+        use_static = compat is not None and reference_uses_static(chips)
     executor = make_executor(jobs, dask)
     static = None
     if use_static:
