@@ -7,16 +7,11 @@ better than a pixel at a small fraction of the cost.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-__all__ = ["WCS_LOCK", "PIXMAP_STEP", "grid_nodes", "map_pixels"]
+__all__ = ["PIXMAP_STEP", "grid_nodes", "map_pixels"]
 
 PIXMAP_STEP = 16
-# astropy's WCS objects are not documented as thread-safe: serialise the (cheap)
-# transformations; the heavy array work around them runs in parallel.
-WCS_LOCK = threading.RLock()
 
 
 def grid_nodes(start: int, stop: int, step: int) -> np.ndarray:
@@ -34,7 +29,9 @@ def map_pixels(wcs_from, wcs_to, row0: int, col0: int, height: int, width: int,
     Parameters
     ----------
     wcs_from, wcs_to : astropy.wcs.WCS
-        Celestial WCSs (APE-14 ``pixel_to_world_values``/``world_to_pixel_values``).
+        Celestial WCSs (APE-14 ``pixel_to_world_values``/``world_to_pixel_values``);
+        astropy WCS objects are not documented as thread-safe, so a task running in a
+        thread passes its own copies (``wcs.deepcopy()``).
     row0, col0, height, width : int
         The block ``[row0:row0+height, col0:col0+width]`` of the ``from`` image.
     step : int
@@ -48,18 +45,16 @@ def map_pixels(wcs_from, wcs_to, row0: int, col0: int, height: int, width: int,
     ys = grid_nodes(row0, row0 + height, step)
     xs = grid_nodes(col0, col0 + width, step)
     gx, gy = np.meshgrid(xs, ys)
-    with WCS_LOCK:
-        world = wcs_from.pixel_to_world_values(gx.ravel(), gy.ravel())
-        tx, ty = wcs_to.world_to_pixel_values(*world)
+    world = wcs_from.pixel_to_world_values(gx.ravel(), gy.ravel())
+    tx, ty = wcs_to.world_to_pixel_values(*world)
     tx = np.asarray(tx, float).reshape(gy.shape)
     ty = np.asarray(ty, float).reshape(gy.shape)
     if ys.size < 2 or xs.size < 2:
         # Degenerate block: evaluate exactly.
         fx, fy = np.meshgrid(np.arange(col0, col0 + width, dtype=float),
                              np.arange(row0, row0 + height, dtype=float))
-        with WCS_LOCK:
-            world = wcs_from.pixel_to_world_values(fx.ravel(), fy.ravel())
-            ox, oy = wcs_to.world_to_pixel_values(*world)
+        world = wcs_from.pixel_to_world_values(fx.ravel(), fy.ravel())
+        ox, oy = wcs_to.world_to_pixel_values(*world)
         return np.asarray(ox).reshape(fx.shape), np.asarray(oy).reshape(fx.shape)
     ky, ty_ = _segments(ys, np.arange(row0, row0 + height, dtype=float))
     kx, tx_ = _segments(xs, np.arange(col0, col0 + width, dtype=float))

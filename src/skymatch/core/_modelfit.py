@@ -1,0 +1,320 @@
+"""Fitting sky models: each exposure's own sky, and all overlaps jointly (SPEC section 12).
+
+Equations come from cells (:mod:`skymatch.core._cells`).  An exposure's own cells give
+``a . theta_e = b`` (its *local* model); a cell of an overlap between exposures i and j
+gives ``a_i . theta_i - a_j . theta_j = b_i - b_j`` (both sides measured on the same
+pixels of the sky), weighted by the inverse variance of the cell statistics.
+
+The overlaps are solved jointly as one sparse weighted least-squares problem.  What no
+overlap can determine — one polynomial added to every exposure of a connected group —
+is removed by exact constraints (the solution has no component along those gauge
+directions) and then fixed by a documented rule: the non-constant part so that the
+group's mean non-constant coefficients equal the mean of the exposures' own (local)
+fits; the constant part by ``match_down`` (:mod:`skymatch.core._methods`).  A direction
+of one exposure's model that its overlaps cannot determine (a corner overlap cannot
+give slopes) takes the exposure's own fit there and is reported.
+
+Uncertainties: the covariance of the constrained least-squares solution, scaled by the
+Birge ratio ``sqrt(max(1, chi2 / dof))`` when the cells disagree more than their
+statistical errors say.  It is computed exactly up to a few thousand unknowns and by
+random probing (Hutchinson) beyond.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import splu
+
+__all__ = ["CellEquations", "LocalFit", "ModelSolution", "fit_local", "solve_models",
+           "DEGENERATE", "EXACT_LIMIT"]
+
+DEGENERATE = 1e-4  # eigenvalue ratio below which a model direction counts as undetermined
+EXACT_LIMIT = 3000  # unknowns up to which covariances are computed exactly
+_N_PROBES = 96
+
+
+@dataclass(frozen=True)
+class CellEquations:
+    """Overlap cell equations ``ai . theta_i - aj . theta_j = bi - bj`` (brightness units)."""
+
+    i: np.ndarray
+    j: np.ndarray
+    ai: np.ndarray
+    aj: np.ndarray
+    bi: np.ndarray  # cell value measured on exposure i's pixels (brightness)
+    bj: np.ndarray
+    sigma: np.ndarray
+    npix: np.ndarray
+    pair: np.ndarray  # index of the exposure pair (i, j) in the run's pair list
+    xi: np.ndarray  # tangent-plane position of the cell (for pictures)
+    eta: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.bi.size)
+
+    @property
+    def d(self) -> np.ndarray:
+        return self.bi - self.bj
+
+    def take(self, idx) -> "CellEquations":
+        return CellEquations(*(getattr(self, f)[idx] for f in (
+            "i", "j", "ai", "aj", "bi", "bj", "sigma", "npix", "pair", "xi", "eta")))
+
+    @classmethod
+    def concatenate(cls, parts: list["CellEquations"], n_terms: int) -> "CellEquations":
+        if not parts:
+            z = np.zeros(0)
+            zi = np.zeros(0, np.int64)
+            return cls(zi, zi, np.zeros((0, n_terms)), np.zeros((0, n_terms)), z, z, z, z, zi, z, z)
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in (
+            "i", "j", "ai", "aj", "bi", "bj", "sigma", "npix", "pair", "xi", "eta")))
+
+
+@dataclass(frozen=True)
+class LocalFit:
+    """An exposure's model fitted to its own sky cells."""
+
+    theta: np.ndarray
+    cov: np.ndarray
+    n_cells: int
+    n_used: int
+    chi2_red: float
+    full_rank: bool
+
+
+def fit_local(a: np.ndarray, b: np.ndarray, sigma: np.ndarray, *, lsigma: float, usigma: float,
+              max_iter: int = 10) -> LocalFit | None:
+    """Robust weighted fit of ``a . theta = b`` to an exposure's own cells.
+
+    Cells whose normalised residual lies beyond ``lsigma``/``usigma`` times the robust
+    scale of all residuals (sources, nebulae) are dropped and the fit repeated until
+    the set of cells no longer changes.  Returns None without cells; a rank-deficient
+    design falls back to the constant term alone (``full_rank=False``).
+    """
+    n, T = a.shape
+    if n == 0:
+        return None
+    w = 1.0 / np.maximum(sigma, 1e-300) ** 2
+    use = np.ones(n, dtype=bool)
+    full_rank = n >= T and np.linalg.matrix_rank(a * np.sqrt(w)[:, None]) == T
+    cols = np.arange(T) if full_rank else np.array([0])
+    theta = np.zeros(T)
+    for _ in range(max_iter):
+        aw = a[use][:, cols] * np.sqrt(w[use])[:, None]
+        bw = b[use] * np.sqrt(w[use])
+        sol, *_ = np.linalg.lstsq(aw, bw, rcond=None)
+        theta = np.zeros(T)
+        theta[cols] = sol
+        z = (b - a @ theta) * np.sqrt(w)
+        med = float(np.median(z[use]))
+        scale = 1.4826 * float(np.median(np.abs(z[use] - med)))
+        if not scale > 0:
+            break
+        new = (z >= med - lsigma * scale) & (z <= med + usigma * scale)
+        if new.sum() < len(cols) or np.array_equal(new, use):
+            break
+        use = new
+    aw = a[use][:, cols] * np.sqrt(w[use])[:, None]
+    dof = max(1, int(use.sum()) - len(cols))
+    z = (b - a @ theta) * np.sqrt(w)
+    chi2_red = float(np.sum(z[use] ** 2) / dof)
+    cov = np.zeros((T, T))
+    try:
+        cov_sub = np.linalg.inv(aw.T @ aw) * max(1.0, chi2_red)
+    except np.linalg.LinAlgError:
+        cov_sub = np.full((len(cols), len(cols)), np.nan)
+    cov[np.ix_(cols, cols)] = cov_sub
+    return LocalFit(theta, cov, n, int(use.sum()), chi2_red, bool(full_rank))
+
+
+@dataclass(frozen=True)
+class ModelSolution:
+    """The joint solution of the overlap equations.
+
+    ``theta[e]`` (NaN for exposures in no equation), ``cov[e]`` its covariance,
+    ``labels`` the connected group of every exposure (-1: in no overlap), ``residuals``
+    of every equation, ``undetermined[e]`` True where some direction of e's model came
+    from its own fit, ``chi2_red`` and ``birge`` (the scale applied to ``cov``).
+    """
+
+    theta: np.ndarray
+    cov: np.ndarray
+    labels: np.ndarray
+    n_components: int
+    residuals: np.ndarray
+    undetermined: np.ndarray
+    chi2_red: float
+    birge: float
+
+
+def _design(eq: CellEquations, index: np.ndarray, T: int, n_unk: int) -> sparse.csr_matrix:
+    rows = np.repeat(np.arange(eq.n), 2 * T)
+    cols = np.concatenate([(index[eq.i][:, None] * T + np.arange(T)),
+                           (index[eq.j][:, None] * T + np.arange(T))], axis=1).ravel()
+    vals = np.concatenate([eq.ai, -eq.aj], axis=1).ravel()
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(eq.n, n_unk))
+
+
+def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local: np.ndarray, *,
+                 rng: int | np.random.Generator = 0, exact_limit: int = EXACT_LIMIT) -> ModelSolution:
+    """Solve the overlap equations of all exposures jointly.
+
+    Parameters
+    ----------
+    n_exp, T : int
+        Number of exposures and of model coefficients.
+    eq : CellEquations
+        The overlap cells.
+    gauge : array (n_exp, T, T)
+        Column k of ``gauge[e]``: the global monomial k (in the mosaic's tangent plane)
+        written in exposure e's frame — the directions no overlap can determine.
+    local : array (n_exp, T)
+        Each exposure's own (local) model, NaN where there is none: it fills directions
+        an exposure's overlaps cannot determine and sets the gauge rule.
+    rng : int or Generator
+        Random probes for the covariance of large problems.
+    """
+    theta = np.full((n_exp, T), np.nan)
+    cov = np.full((n_exp, T, T), np.nan)
+    labels = np.full(n_exp, -1, dtype=np.int64)
+    undetermined = np.zeros(n_exp, dtype=bool)
+    if eq.n == 0:
+        return ModelSolution(theta, cov, labels, 0, np.zeros(0), undetermined, math.nan, 1.0)
+    used = np.unique(np.concatenate([eq.i, eq.j]))
+    index = np.full(n_exp, -1, dtype=np.int64)
+    index[used] = np.arange(used.size)
+    n_unk = used.size * T
+    adj = sparse.coo_matrix((np.ones(eq.n), (index[eq.i], index[eq.j])), shape=(used.size, used.size))
+    n_comp, comp = connected_components(adj, directed=False)
+    # Order the groups by their first exposure, as the constant solve does.
+    order = {c: k for k, c in enumerate(dict.fromkeys(comp))}
+    comp = np.array([order[c] for c in comp])
+    labels[used] = comp
+
+    w = 1.0 / np.maximum(eq.sigma, 1e-300) ** 2
+    A = _design(eq, index, T, n_unk)
+    N = (A.T @ sparse.diags(w) @ A).tocsr()
+    rhs = A.T @ (w * eq.d)
+    prior_rows, prior_rhs, prior_w = _priors(N, used, T, local, undetermined)
+    P = sparse.csr_matrix((n_unk, n_unk))
+    if prior_rows:
+        R = sparse.vstack(prior_rows).tocsr()
+        P = (R.T @ sparse.diags(prior_w) @ R).tocsr()
+        rhs = rhs + R.T @ (prior_w * np.asarray(prior_rhs))
+    C = _constraints(gauge, used, comp, n_comp, T)
+    kkt = sparse.bmat([[N + P, C.T], [C, None]], format="csc")
+    x = _kkt_solve(kkt, np.concatenate([rhs, np.zeros(C.shape[0])]))
+    th = x[:n_unk].reshape(used.size, T)
+    res = eq.d - A @ th.ravel()
+    n_prior = len(prior_rows)
+    dof = eq.n + n_prior - (n_unk - C.shape[0])
+    chi2 = float(np.sum(w * res**2))
+    chi2_red = chi2 / dof if dof > 0 else math.nan
+    birge = math.sqrt(max(1.0, chi2_red)) if dof > 0 else 1.0
+    th = _apply_rule(th, used, comp, n_comp, gauge, local, T)
+    theta[used] = th
+    blocks = _cov_blocks(kkt, A, w, n_unk, T, exact_limit, rng, (R, prior_w) if prior_rows else None)
+    cov[used] = blocks * birge**2
+    return ModelSolution(theta, cov, labels, int(n_comp), res, undetermined, chi2_red, birge)
+
+
+def _priors(N, used, T, local, undetermined):
+    """Prior rows for the directions of an exposure's model its overlaps leave free."""
+    rows, rhs, wts = [], [], []
+    n_unk = used.size * T
+    for k, e in enumerate(used):
+        sl = slice(k * T, (k + 1) * T)
+        block = N[sl, sl].toarray()
+        vals, vecs = np.linalg.eigh(block)
+        top = vals.max()
+        weak = vals < DEGENERATE * top if top > 0 else np.ones(T, bool)
+        if not weak.any() or T == 1:
+            continue
+        undetermined[e] = True
+        prior = local[e] if np.all(np.isfinite(local[e])) else np.zeros(T)
+        for q in vecs[:, weak].T:
+            row = np.zeros(n_unk)
+            row[sl] = q
+            rows.append(sparse.csr_matrix(row))
+            rhs.append(float(q @ prior))
+            wts.append(1e-2 * top if top > 0 else 1.0)
+    return rows, rhs, np.asarray(wts, dtype=float)
+
+
+def _constraints(gauge, used, comp, n_comp, T) -> sparse.csr_matrix:
+    """Rows ``C`` such that ``C theta = 0`` removes each group's undetermined polynomial."""
+    data, rows, cols = [], [], []
+    r = 0
+    for c in range(n_comp):
+        members = np.nonzero(comp == c)[0]
+        for k in range(T):
+            vec = np.concatenate([gauge[used[m]][:, k] for m in members])
+            norm = np.linalg.norm(vec)
+            if norm == 0:
+                continue
+            vec = vec / norm
+            idx = np.concatenate([m * T + np.arange(T) for m in members])
+            nz = vec != 0
+            data.append(vec[nz])
+            cols.append(idx[nz])
+            rows.append(np.full(int(nz.sum()), r))
+            r += 1
+    return sparse.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(r, used.size * T))
+
+
+def _kkt_solve(kkt, b):
+    try:
+        return splu(kkt).solve(b)
+    except RuntimeError:  # singular: a direction neither data nor constraints fix
+        x, *_ = np.linalg.lstsq(kkt.toarray(), b, rcond=None)
+        return x
+
+
+def _apply_rule(th, used, comp, n_comp, gauge, local, T):
+    """Fix each group's free polynomial: its non-constant part so that the mean of the
+    exposures' non-constant coefficients equals the mean of their own fits."""
+    if T == 1:
+        return th
+    th = th.copy()
+    for c in range(n_comp):
+        members = np.nonzero(comp == c)[0]
+        have = [m for m in members if np.all(np.isfinite(local[used[m]]))]
+        if not have:
+            continue
+        lhs = np.vstack([gauge[used[m]][1:, 1:] for m in have])
+        rhs = np.concatenate([(local[used[m]] - th[m])[1:] for m in have])
+        gamma_nc, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
+        gamma = np.concatenate([[0.0], gamma_nc])
+        for m in members:
+            th[m] = th[m] + gauge[used[m]] @ gamma
+    return th
+
+
+def _cov_blocks(kkt, A, w, n_unk, T, exact_limit, rng, prior):
+    """Per-exposure T x T blocks of the solution's covariance (before the Birge scale)."""
+    n_used = n_unk // T
+    if kkt.shape[0] <= exact_limit:
+        inv = np.linalg.inv(kkt.toarray())[:n_unk, :n_unk]
+        return np.stack([inv[k * T:(k + 1) * T, k * T:(k + 1) * T] for k in range(n_used)])
+    # Hutchinson: y = P A^T W^(1/2) z has E[y y^T] = P (P = the constrained inverse).
+    gen = np.random.default_rng(rng)
+    lu = splu(kkt)
+    acc = np.zeros((n_used, T, T))
+    sw = np.sqrt(w)
+    n_con = kkt.shape[0] - n_unk
+    for _ in range(_N_PROBES):
+        z = gen.choice((-1.0, 1.0), size=A.shape[0])
+        rhs = A.T @ (sw * z)
+        if prior is not None:
+            R, pw = prior
+            rhs = rhs + R.T @ (np.sqrt(pw) * gen.choice((-1.0, 1.0), size=R.shape[0]))
+        y = lu.solve(np.concatenate([rhs, np.zeros(n_con)]))[:n_unk].reshape(n_used, T)
+        acc += y[:, :, None] * y[:, None, :]
+    return acc / _N_PROBES
