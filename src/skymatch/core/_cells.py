@@ -106,47 +106,45 @@ def cell_statistics(values: np.ndarray, x: np.ndarray, y: np.ndarray, key: np.nd
     min_pix : int
         Cells with fewer kept pixels are dropped.
     """
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if v.size == 0:
-        return CellStats.empty(order)
     key = np.asarray(key, dtype=np.int64).ravel()
+    if key.size == 0:
+        return CellStats.empty(order)
+    v = np.asarray(values, dtype=np.float64).ravel()
     nk = int(key.max()) + 1
-    keep = np.ones(v.size, dtype=bool)
-    w = keep.astype(np.float64)
+    w = np.ones(v.size)
+    keep = None
     for it in range(int(nclip) + 1):
         n = np.bincount(key, weights=w, minlength=nk)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.bincount(key, weights=v * w, minlength=nk) / n
             d = v - mean[key]
-            var = np.bincount(key, weights=d * d * w, minlength=nk) / (n - 1)
+            dw = d * w
+            var = np.bincount(key, weights=dw * d, minlength=nk) / (n - 1)
         if it == nclip:
             break
-        std = np.sqrt(var)
+        std = np.sqrt(var)[key]
         with np.errstate(invalid="ignore"):
-            new = (d >= -lsigma * std[key]) & (d <= usigma * std[key])
-        if np.array_equal(new, keep):
+            new = (d >= -lsigma * std) & (d <= usigma * std)
+        if keep is not None and np.array_equal(new, keep):
             break
         keep = new
         w = keep.astype(np.float64)
     present = np.nonzero(n >= max(int(min_pix), 2))[0]
     if present.size == 0:
         return CellStats.empty(order)
-    npix = n[present]
-    value = mean[present]
-    sigma = np.sqrt(var[present] / npix)
+    nn = np.maximum(n, 1)
     xf = np.asarray(x, dtype=np.float64).ravel()
     yf = np.asarray(y, dtype=np.float64).ravel()
-    mx_all = np.bincount(key, weights=xf * w, minlength=nk) / np.maximum(n, 1)
-    my_all = np.bincount(key, weights=yf * w, minlength=nk) / np.maximum(n, 1)
+    mx = np.bincount(key, weights=xf * w, minlength=nk) / nn
+    my = np.bincount(key, weights=yf * w, minlength=nk) / nn
     mons = monomials(order)
     moments = np.zeros((present.size, len(mons)))
     moments[:, 0] = 1.0
     if order >= 2:
-        dx = xf - mx_all[key]
-        dy = yf - my_all[key]
+        dx = xf - mx[key]
+        dy = yf - my[key]
         for k, (i, j) in enumerate(mons):
             if i + j >= 2:
-                moments[:, k] = (np.bincount(key, weights=dx**i * dy**j * w, minlength=nk)
-                                 / np.maximum(n, 1))[present]
-    return CellStats(present.astype(np.int64), value, sigma, npix.astype(np.int64),
-                     mx_all[present], my_all[present], moments, order)
+                moments[:, k] = (np.bincount(key, weights=dx**i * dy**j * w, minlength=nk) / nn)[present]
+    return CellStats(present.astype(np.int64), mean[present], np.sqrt(var[present] / n[present]),
+                     n[present].astype(np.int64), mx[present], my[present], moments, order)
