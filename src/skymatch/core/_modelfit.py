@@ -2,22 +2,26 @@
 
 Equations come from cells (:mod:`skymatch.core._cells`).  An exposure's own cells give
 ``a . theta_e = b`` (its *local* model); a cell of an overlap between exposures i and j
-gives ``a_i . theta_i - a_j . theta_j = b_i - b_j`` (both sides measured on the same
-pixels of the sky), weighted by the inverse variance of the cell statistics.
+gives ``a_i . theta_i - a_j . theta_j = d`` (the mean difference of their pixels at the
+same positions on the sky), weighted by its inverse variance.
 
 The overlaps are solved jointly as one sparse weighted least-squares problem.  What no
-overlap can determine — one polynomial added to every exposure of a connected group —
-is removed by exact constraints (the solution has no component along those gauge
-directions) and then fixed by a documented rule: the non-constant part so that the
-group's mean non-constant coefficients equal the mean of the exposures' own (local)
-fits; the constant part by ``match_down`` (:mod:`skymatch.core._methods`).  A direction
-of one exposure's model that its overlaps cannot determine (a corner overlap cannot
-give slopes) takes the exposure's own fit there and is reported.
+overlap can determine — one polynomial added to every exposure of a connected group — is
+fixed by exact constraints: the solution has no component along those directions (the
+minimum-norm solution, which is what the Reference's pseudo-inverse gives the constant
+``match``); the level is then set by ``match_down`` (:mod:`skymatch.core._models_engine`).
+The mean of the exposures' own fits is *not* used for the free slopes: under a nebula or
+a galaxy those fits are biased by real large-scale emission, and importing their mean
+would tilt the mosaic by part of it.
+
+A direction of one exposure's model that its overlaps cannot see (a corner overlap gives
+no slopes) takes the exposure's own fit there, and the exposure is reported; a ridge of
+negligible weight towards the own fits keeps the system regular everywhere else.
 
 Uncertainties: the covariance of the constrained least-squares solution, scaled by the
 Birge ratio ``sqrt(max(1, chi2 / dof))`` when the cells disagree more than their
-statistical errors say.  It is computed exactly up to a few thousand unknowns and by
-random probing (Hutchinson) beyond.
+statistical errors say; computed exactly up to a few thousand unknowns and by random
+probing (Hutchinson) beyond.
 """
 
 from __future__ import annotations
@@ -161,8 +165,9 @@ def _design(eq: CellEquations, index: np.ndarray, T: int, n_unk: int) -> sparse.
     return sparse.csr_matrix((vals, (rows, cols)), shape=(eq.n, n_unk))
 
 
-def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local: np.ndarray, *,
-                 rng: int | np.random.Generator = 0, exact_limit: int = EXACT_LIMIT) -> ModelSolution:
+def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local: np.ndarray,
+                 local_cov: np.ndarray | None = None, *, rng: int | np.random.Generator = 0,
+                 exact_limit: int = EXACT_LIMIT) -> ModelSolution:
     """Solve the overlap equations of all exposures jointly.
 
     Parameters
@@ -176,12 +181,16 @@ def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local
         written in exposure e's frame — the directions no overlap can determine.
     local : array (n_exp, T)
         Each exposure's own (local) model, NaN where there is none: it fills directions
-        an exposure's overlaps cannot determine and sets the gauge rule.
+        an exposure's overlaps cannot determine.
+    local_cov : array (n_exp, T, T), optional
+        Its covariance (the uncertainty of directions taken from the own fit).
     rng : int or Generator
         Random probes for the covariance of large problems.
     """
     theta = np.full((n_exp, T), np.nan)
     cov = np.full((n_exp, T, T), np.nan)
+    if local_cov is None:
+        local_cov = np.full((n_exp, T, T), np.nan)
     labels = np.full(n_exp, -1, dtype=np.int64)
     undetermined = np.zeros(n_exp, dtype=bool)
     if eq.n == 0:
@@ -192,7 +201,7 @@ def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local
     n_unk = used.size * T
     adj = sparse.coo_matrix((np.ones(eq.n), (index[eq.i], index[eq.j])), shape=(used.size, used.size))
     n_comp, comp = connected_components(adj, directed=False)
-    # Order the groups by their first exposure, as the constant solve does.
+    # Number the groups in the order of their first exposure, as the constant solve does.
     order = {c: k for k, c in enumerate(dict.fromkeys(comp))}
     comp = np.array([order[c] for c in comp])
     labels[used] = comp
@@ -201,50 +210,81 @@ def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local
     A = _design(eq, index, T, n_unk)
     N = (A.T @ sparse.diags(w) @ A).tocsr()
     rhs = A.T @ (w * eq.d)
-    prior_rows, prior_rhs, prior_w = _priors(N, used, T, local, undetermined)
-    P = sparse.csr_matrix((n_unk, n_unk))
-    if prior_rows:
-        R = sparse.vstack(prior_rows).tocsr()
-        P = (R.T @ sparse.diags(prior_w) @ R).tocsr()
-        rhs = rhs + R.T @ (prior_w * np.asarray(prior_rhs))
+    R, prior_rhs, prior_w, ridge_w, n_strong = _priors(N, used, T, local, undetermined)
+    if R.shape[0]:
+        rhs = rhs + R.T @ (prior_w * prior_rhs)
     C = _constraints(gauge, used, comp, n_comp, T)
-    kkt = sparse.bmat([[N + P, C.T], [C, None]], format="csc")
+    kkt = sparse.bmat([[N + R.T @ sparse.diags(prior_w) @ R, C.T], [C, None]], format="csc")
     x = _kkt_solve(kkt, np.concatenate([rhs, np.zeros(C.shape[0])]))
     th = x[:n_unk].reshape(used.size, T)
     res = eq.d - A @ th.ravel()
-    n_prior = len(prior_rows)
-    dof = eq.n + n_prior - (n_unk - C.shape[0])
+    dof = eq.n + n_strong - (n_unk - C.shape[0])
     chi2 = float(np.sum(w * res**2))
     chi2_red = chi2 / dof if dof > 0 else math.nan
     birge = math.sqrt(max(1.0, chi2_red)) if dof > 0 else 1.0
-    th = _apply_rule(th, used, comp, n_comp, gauge, local, T)
     theta[used] = th
-    blocks = _cov_blocks(kkt, A, w, n_unk, T, exact_limit, rng, (R, prior_w) if prior_rows else None)
+    blocks = _cov_blocks(kkt, A, w, n_unk, T, exact_limit, rng, (R, prior_w) if R.shape[0] else None)
+    # A direction only the ridge determined (no overlap sees it, e.g. a curvature across a
+    # strip narrower than the model can resolve) has a variance of ~1/ridge weight: such
+    # an exposure took its own fit there.
+    for k, e in enumerate(used):
+        if T > 1 and ridge_w[k] > 0 and np.max(np.diag(blocks[k])[1:]) > 0.01 / ridge_w[k]:
+            undetermined[e] = True
+            if np.all(np.isfinite(local_cov[e])):
+                blocks[k] = local_cov[e] / birge**2
     cov[used] = blocks * birge**2
     return ModelSolution(theta, cov, labels, int(n_comp), res, undetermined, chi2_red, birge)
 
 
+RIDGE = 1e-10  # weight of each exposure's own fit, relative to its strongest overlap information
+
+
 def _priors(N, used, T, local, undetermined):
-    """Prior rows for the directions of an exposure's model its overlaps leave free."""
-    rows, rhs, wts = [], [], []
+    """Prior equations pulling exposure models towards their own fits.
+
+    Every non-constant coefficient gets a ridge of weight ``RIDGE`` times the exposure's
+    strongest overlap information (negligible wherever overlaps determine the model,
+    decisive where nothing does, so the system is never singular); directions of an
+    exposure's model its own overlaps cannot see at all (eigenvalue ratio below
+    ``DEGENERATE``) get a strong prior and mark the exposure.  Returns the rows ``R``,
+    their right-hand sides and weights, each exposure's ridge weight and the number of
+    strong prior rows.
+    """
     n_unk = used.size * T
+    rows, cols, vals, rhs, wts = [], [], [], [], []
+    ridge_w = np.zeros(used.size)
+    r = n_strong = 0
     for k, e in enumerate(used):
         sl = slice(k * T, (k + 1) * T)
-        block = N[sl, sl].toarray()
-        vals, vecs = np.linalg.eigh(block)
-        top = vals.max()
-        weak = vals < DEGENERATE * top if top > 0 else np.ones(T, bool)
-        if not weak.any() or T == 1:
+        vals_e, vecs = np.linalg.eigh(N[sl, sl].toarray())
+        top = float(vals_e.max())
+        if T == 1 or top <= 0:
             continue
-        undetermined[e] = True
         prior = local[e] if np.all(np.isfinite(local[e])) else np.zeros(T)
-        for q in vecs[:, weak].T:
-            row = np.zeros(n_unk)
-            row[sl] = q
-            rows.append(sparse.csr_matrix(row))
-            rhs.append(float(q @ prior))
-            wts.append(1e-2 * top if top > 0 else 1.0)
-    return rows, rhs, np.asarray(wts, dtype=float)
+        ridge_w[k] = RIDGE * top
+        for t in range(1, T):
+            rows.append(np.array([r]))
+            cols.append(np.array([k * T + t]))
+            vals.append(np.array([1.0]))
+            rhs.append(prior[t])
+            wts.append(ridge_w[k])
+            r += 1
+        weak = vals_e < DEGENERATE * top
+        if weak.any():
+            undetermined[e] = True
+            for q in vecs[:, weak].T:
+                rows.append(np.full(T, r))
+                cols.append(k * T + np.arange(T))
+                vals.append(q)
+                rhs.append(float(q @ prior))
+                wts.append(1e-2 * top)
+                r += 1
+                n_strong += 1
+    if r == 0:
+        return sparse.csr_matrix((0, n_unk)), np.zeros(0), np.zeros(0), ridge_w, 0
+    R = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(r, n_unk))
+    return R, np.asarray(rhs, float), np.asarray(wts, float), ridge_w, n_strong
 
 
 def _constraints(gauge, used, comp, n_comp, T) -> sparse.csr_matrix:
@@ -265,6 +305,8 @@ def _constraints(gauge, used, comp, n_comp, T) -> sparse.csr_matrix:
             cols.append(idx[nz])
             rows.append(np.full(int(nz.sum()), r))
             r += 1
+    if not data:
+        return sparse.csr_matrix((0, used.size * T))
     return sparse.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
                              shape=(r, used.size * T))
 
@@ -275,26 +317,6 @@ def _kkt_solve(kkt, b):
     except RuntimeError:  # singular: a direction neither data nor constraints fix
         x, *_ = np.linalg.lstsq(kkt.toarray(), b, rcond=None)
         return x
-
-
-def _apply_rule(th, used, comp, n_comp, gauge, local, T):
-    """Fix each group's free polynomial: its non-constant part so that the mean of the
-    exposures' non-constant coefficients equals the mean of their own fits."""
-    if T == 1:
-        return th
-    th = th.copy()
-    for c in range(n_comp):
-        members = np.nonzero(comp == c)[0]
-        have = [m for m in members if np.all(np.isfinite(local[used[m]]))]
-        if not have:
-            continue
-        lhs = np.vstack([gauge[used[m]][1:, 1:] for m in have])
-        rhs = np.concatenate([(local[used[m]] - th[m])[1:] for m in have])
-        gamma_nc, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
-        gamma = np.concatenate([[0.0], gamma_nc])
-        for m in members:
-            th[m] = th[m] + gauge[used[m]] @ gamma
-    return th
 
 
 def _cov_blocks(kkt, A, w, n_unk, T, exact_limit, rng, prior):

@@ -75,9 +75,10 @@ def exposure_frames(chips: list[Chip], exps) -> list[ExposureFrame]:
     return [exposure_frame([chips[k] for k in members]) for members in exps.members]
 
 
-def _cell_design(frame: ExposureFrame, k_in_exp: int, cells: CellStats, order: int) -> np.ndarray:
-    u, v, jac = frame.local_affine(k_in_exp, cells.x, cells.y)
-    return basis_means(u, v, jac, cells.moments, cells.order, order)
+def _cell_design(frame: ExposureFrame, k_in_exp: int, x, y, moments, moment_order: int,
+                 order: int) -> np.ndarray:
+    u, v, jac = frame.local_affine(k_in_exp, x, y)
+    return basis_means(u, v, jac, moments, moment_order, order)
 
 
 def _position_in_exposure(exps, k: int) -> int:
@@ -92,25 +93,35 @@ def overlap_equations(chips, exps, overlaps, frames, order: int) -> CellEquation
     pair_index: dict[tuple[int, int], int] = {}
     plane = overlaps.footprints.plane
     for (ei, ej, a, b), res in zip(overlaps.owners, overlaps.results):
-        cm, cn = res.cells_m, res.cells_n
-        if cm is None or cn is None or not len(cm) or not len(cn):
+        if res.cells is None:
             continue
-        _, im, jn = np.intersect1d(cm.key, cn.key, assume_unique=True, return_indices=True)
-        if im.size == 0:
+        c1, c2 = res.cells
+        if not len(c1) or not len(c2):
             continue
-        cm, cn = cm.take(im), cn.take(jn)
-        ca, cb = chips[a].conv, chips[b].conv
-        ai = _cell_design(frames[ei], _position_in_exposure(exps, a), cm, order)
-        aj = _cell_design(frames[ej], _position_in_exposure(exps, b), cn, order)
-        ra, dec = chips[a].wcs.deepcopy().pixel_to_world_values(cm.x, cm.y)
+        _, k1, k2 = np.intersect1d(c1.key, c2.key, assume_unique=True, return_indices=True)
+        if k1.size == 0:
+            continue
+        pa, pb = _position_in_exposure(exps, a), _position_in_exposure(exps, b)
+        designs = []
+        for cells, idx in ((c1, k1), (c2, k2)):
+            (xm, ym, mom_m), (xn, yn, mom_n) = cells.m, cells.n
+            ai = _cell_design(frames[ei], pa, xm[idx], ym[idx], mom_m[idx], cells.order, order)
+            aj = _cell_design(frames[ej], pb, xn[idx], yn[idx], mom_n[idx], cells.order, order)
+            designs.append((ai, aj))
+        ai = 0.5 * (designs[0][0] + designs[1][0])
+        aj = 0.5 * (designs[0][1] + designs[1][1])
+        diff = 0.5 * (c1.diff[k1] + c2.diff[k2])
+        value_m = 0.5 * (c1.value_m[k1] + c2.value_m[k2])
+        sigma = 0.5 * (c1.sigma[k1] + c2.sigma[k2])
+        npix = 0.5 * (c1.npix[k1] + c2.npix[k2])
+        ra, dec = chips[a].wcs.deepcopy().pixel_to_world_values(c1.m[0][k1], c1.m[1][k1])
         xi, eta = plane.project(np.asarray(ra), np.asarray(dec))
         p = pair_index.setdefault((ei, ej), len(pair_index))
-        n = im.size
+        n = k1.size
         parts.append(CellEquations(
             i=np.full(n, ei, np.int64), j=np.full(n, ej, np.int64), ai=ai, aj=aj,
-            bi=ca * cm.value, bj=cb * cn.value, sigma=np.hypot(ca * cm.sigma, cb * cn.sigma),
-            npix=0.5 * (cm.npix + cn.npix), pair=np.full(n, p, np.int64), xi=np.asarray(xi),
-            eta=np.asarray(eta)))
+            bi=value_m, bj=value_m - diff, sigma=sigma, npix=npix, pair=np.full(n, p, np.int64),
+            xi=np.asarray(xi), eta=np.asarray(eta)))
     return CellEquations.concatenate(parts, T)
 
 
@@ -123,7 +134,7 @@ def _local_fits(inp: ModelInputs, frames) -> list[LocalFit | None]:
             cells = inp.chip_cells[k]
             if cells is None or not len(cells):
                 continue
-            A.append(_cell_design(frames[e], pos, cells, order))
+            A.append(_cell_design(frames[e], pos, cells.x, cells.y, cells.moments, cells.order, order))
             b.append(chips[k].conv * cells.value)
             s.append(chips[k].conv * cells.sigma)
         if not A:
@@ -181,13 +192,13 @@ def model_solutions(inp: ModelInputs, methods, *, match_down: bool = True) -> Mo
     th_local = np.array([f.theta if f is not None else np.full(T, np.nan) for f in local])
     cov_local = np.array([f.cov if f is not None else np.full((T, T), np.nan) for f in local])
     L = np.einsum("et,et->e", levels, th_local)
-    L_err = np.sqrt(np.einsum("et,etu,eu->e", levels, cov_local, levels))
+    L_err = np.sqrt(np.maximum(np.einsum("et,etu,eu->e", levels, cov_local, levels), 0.0))
     eq = solution = None
     matched = None
     if any("match" in m for m in methods):
         eq = overlap_equations(chips, exps, inp.overlaps, frames, order)
         G = gauge_vectors(chips, exps, frames, inp.overlaps.footprints.plane, order)
-        solution = solve_models(exps.n, T, eq, G, th_local)
+        solution = solve_models(exps.n, T, eq, G, th_local, cov_local)
         matched = _match_down(solution, levels, match_down)
         comps = [[exps.ids[e] for e in np.nonzero(solution.labels == lab)[0]]
                  for lab in range(solution.n_components)]
@@ -234,7 +245,7 @@ def _combine(method, th_local, cov_local, L, L_err, levels, local, matched, sol,
         good = np.all(np.isfinite(matched), axis=1)
         status = [LEVEL_ONLY if sol.undetermined[e] else status[e] for e in range(n)]
         M = np.einsum("et,et->e", levels, np.where(good[:, None], matched, 0.0))
-        M_err = np.sqrt(np.einsum("et,etu,eu->e", levels, np.where(good[:, None, None], sol.cov, 0.0), levels))
+        M_err = np.sqrt(np.maximum(np.einsum("et,etu,eu->e", levels, np.where(good[:, None, None], sol.cov, 0.0), levels), 0.0))
         if method == "match":
             theta[good] = matched[good]
             cov[good] = sol.cov[good]

@@ -15,7 +15,8 @@ import shapely
 from ..models import Chip
 from ._footprint import TangentPlane, footprint_world, unit_vectors
 from ._masks import BitFlags
-from ._cells import MIN_CELL_FRACTION, CellStats, cell_keys, cell_size, cell_statistics
+from ._cells import (MIN_CELL_FRACTION, CellStats, DifferenceCells, bilinear, cell_keys, cell_size,
+                     cell_statistics, difference_cells)
 from ._context import RunContext
 from ._pixmap import map_pixels
 from ._raster import raster_centres, raster_reference
@@ -135,14 +136,13 @@ class OverlapJob:
 @dataclass(frozen=True)
 class OverlapResult:
     """What one chip pair's overlap gave: each side's statistic (None when it failed),
-    the rasterised pixel counts, and each side's cells (None unless asked)."""
+    the rasterised pixel counts, and the difference cells (None unless asked)."""
 
     stat_m: StatResult | None
     stat_n: StatResult | None
     n_raster_m: int
     n_raster_n: int
-    cells_m: CellStats | None = None
-    cells_n: CellStats | None = None
+    cells: tuple | None = None  # (DifferenceCells m - n from m's pixels, from n's pixels)
 
 
 def _unpack(packed: np.ndarray | None, shape) -> np.ndarray | None:
@@ -182,31 +182,35 @@ class _Side:
     usable: object
 
 
-def _side_selection(side: _Side, other: _Side, rings, compat: bool, cross: bool):
-    """Rasterised overlap of ``side`` and its selection of usable pixels.
+@dataclass
+class _Selection:
+    count: int
+    r0: int
+    c0: int
+    sel: np.ndarray | None  # rasterised overlap & usable, on the bounding box
+    mapped: tuple | None  # the box's pixel positions in the other chip
 
-    Returns ``(n_raster, r0, c0, sel, mapped)``: the bounding-box origin, the boolean
-    selection there and (when ``cross``) the positions of the box's pixels in the other
-    chip (x, y arrays), else None.
-    """
+
+def _side_selection(side: _Side, other: _Side, rings, compat: bool, cross: bool) -> _Selection:
+    """Rasterised overlap of ``side`` and its usable pixels there (and, when ``cross``,
+    where the box's pixels land in the other chip)."""
     r0, c0, mask = _raster(side.wcs, side.chip.shape, rings, compat)
     n_raster = int(mask.sum())
     if mask.size == 0 or not mask.any():
-        return n_raster, r0, c0, None, None
+        return _Selection(n_raster, r0, c0, None, None)
     h, w = mask.shape
     sel = mask & side.usable.good[r0 : r0 + h, c0 : c0 + w]
-    mapped = None
-    if cross and sel.any():
-        mapped = map_pixels(side.wcs, other.wcs, r0, c0, h, w)
-    return n_raster, r0, c0, sel, mapped
+    mapped = map_pixels(side.wcs, other.wcs, r0, c0, h, w) if (cross and sel.any()) else None
+    return _Selection(n_raster, r0, c0, sel, mapped)
 
 
 def overlap_task(job: OverlapJob) -> OverlapResult:
-    """Overlap statistics of both chips of ``job`` on their own pixels.
+    """Overlap statistics of both chips of ``job`` on their own pixels, and (when asked)
+    the cells of their pixel differences.
 
     In default mode a pixel counts only where the position it sees is usable in the
     other chip too (both sides measure the same sky); compat mode lets each side use
-    its own usable pixels (the Reference).  Cells always use the cross-masked pixels.
+    its own usable pixels (the Reference).
     """
     ctx = job.context
     um = ctx.usable(job.chip_m, job.flags, _unpack(job.static_m, job.chip_m.shape), job.static_key_m)
@@ -214,50 +218,75 @@ def overlap_task(job: OverlapJob) -> OverlapResult:
     # astropy WCS objects are not documented as thread-safe: every task has its own.
     m = _Side(job.chip_m, job.chip_m.wcs.deepcopy(), um)
     n = _Side(job.chip_n, job.chip_n.wcs.deepcopy(), un)
-    need_cross = (not job.compat) or job.cells is not None
-    stats, counts, cells = [], [], []
+    cross = not job.compat
+    stats, counts, selections = [], [], []
     for side, other in ((m, n), (n, m)):
-        count, r0, c0, sel, mapped = _side_selection(side, other, job.rings, job.compat, need_cross)
-        counts.append(count)
-        if sel is None:
-            stats.append(None)
-            cells.append(None if job.cells is None else CellStats.empty(job.cells.order))
-            continue
-        h, w = sel.shape
-        both = sel
-        if mapped is not None:
-            both = sel & _lookup_good(mapped[0], mapped[1], other.usable.good)
-        block = side.usable.data[r0 : r0 + h, c0 : c0 + w]
-        if job.whole:
-            values = block[both if not job.compat else sel]
-            try:
-                stats.append(sky_statistic(values, job.stat))
-            except StatisticError:
-                stats.append(None)
-        else:
-            stats.append(None)
-        if job.cells is not None:
-            cells.append(_overlap_cells(job.cells, side is m, block, both, r0, c0, mapped,
-                                        job.chip_m.shape))
-    return OverlapResult(stats[0], stats[1], counts[0], counts[1],
-                         cells[0] if job.cells is not None else None,
-                         cells[1] if job.cells is not None else None)
+        s = _side_selection(side, other, job.rings, job.compat, cross)
+        counts.append(s.count)
+        selections.append(s)
+        stats.append(_whole_stat(job, side, other, s) if job.whole else None)
+    cells = None
+    if job.cells is not None:
+        size = _pair_cell_size(job.cells, selections[0], m.chip.shape)
+        cells = (_difference_cells(job.cells, m, n, selections[0], size, m_is_from=True),
+                 _difference_cells(job.cells, n, m, selections[1], size, m_is_from=False))
+    return OverlapResult(stats[0], stats[1], counts[0], counts[1], cells)
 
 
-def _overlap_cells(spec: CellSpec, is_m: bool, block, both, r0: int, c0: int, mapped,
-                   shape_m) -> CellStats:
-    """Cells (in chip m's grid) of one side's pixels usable in both chips."""
-    rows, cols = np.nonzero(both)
-    values = block[rows, cols]
-    y = rows + r0
-    x = cols + c0
-    size = spec.size(shape_m)
-    if is_m:
-        key = cell_keys(y, x, size, shape_m[1])
-    else:  # position in chip m, nearest pixel
-        key = cell_keys(np.rint(mapped[1][rows, cols]), np.rint(mapped[0][rows, cols]), size, shape_m[1])
-    return cell_statistics(values, x, y, key, lsigma=spec.lsigma, usigma=spec.usigma,
-                           nclip=spec.nclip, order=spec.order, min_pix=spec.min_pix(shape_m))
+def _whole_stat(job: OverlapJob, side: _Side, other: _Side, s: _Selection) -> StatResult | None:
+    if s.sel is None:
+        return None
+    h, w = s.sel.shape
+    sel = s.sel
+    if not job.compat and s.mapped is not None:
+        sel = sel & _lookup_good(s.mapped[0], s.mapped[1], other.usable.good)
+    values = side.usable.data[s.r0 : s.r0 + h, s.c0 : s.c0 + w][sel]
+    try:
+        return sky_statistic(values, job.stat)
+    except StatisticError:
+        return None
+
+
+def _difference_cells(spec: CellSpec, a: _Side, b: _Side, s: _Selection, size: int, *,
+                      m_is_from: bool) -> DifferenceCells:
+    """Cells (chip m's grid) of chip a's pixels minus chip b interpolated at the same sky.
+
+    With ``m_is_from`` chip a is m (the differences are ``m - n``); otherwise a is n and
+    the differences are turned into ``m - n`` too, their cells keyed by where the pixels
+    of n land in m.  Averaging both directions cancels the bias interpolation leaves
+    at undersampled stars (the sharp image's cores are clipped, the smooth image's
+    wings are not), which changes sign with the direction.
+    """
+    if s.sel is None or not s.sel.any():
+        return DifferenceCells.empty(spec.order)
+    h, w = s.sel.shape
+    mx, my = map_pixels(a.wcs, b.wcs, s.r0, s.c0, h, w, dtype=np.float64)
+    rows, cols = np.nonzero(s.sel)
+    xb = mx[rows, cols]
+    yb = my[rows, cols]
+    vb, ok, rho = bilinear(b.usable.data, b.usable.good, xb, yb)
+    rows, cols, xb, yb, vb, rho = rows[ok], cols[ok], xb[ok], yb[ok], vb[ok], rho[ok]
+    rows += s.r0
+    cols += s.c0
+    ba = a.chip.conv * a.usable.data[rows, cols].astype(np.float64)
+    bb = b.chip.conv * vb
+    opts = dict(lsigma=spec.lsigma, usigma=spec.usigma, nclip=spec.nclip, order=spec.order,
+                min_pix=max(8, int(MIN_CELL_FRACTION * size * size)))
+    if m_is_from:
+        key = cell_keys(rows, cols, size, a.chip.shape[1])
+        return difference_cells(ba, bb, rho, cols, rows, xb, yb, key, **opts)
+    key = cell_keys(np.rint(yb), np.rint(xb), size, b.chip.shape[1])
+    return difference_cells(bb, ba, rho, xb, yb, cols, rows, key, **opts)
+
+
+def _pair_cell_size(spec: CellSpec, s: _Selection, shape_m) -> int:
+    """Cell size for an overlap: the chip's usual size, smaller where the overlap is too
+    narrow to give a model of ``spec.order`` enough cells across (``order + 2``)."""
+    default = spec.size(shape_m)
+    if s.sel is None or not s.count:
+        return default
+    width = s.count / max(s.sel.shape)
+    return int(min(default, max(8, width // (spec.order + 2))))
 
 
 def chip_cells(spec: CellSpec, usable) -> CellStats:

@@ -75,7 +75,7 @@ def build_model_results(chips, exps, opts, model, solved, params, flat):
                     name=c.name, exposure_id=c.exposure_id, sky=chip_mean(coeffs, c.shape),
                     sky_brightness=float(chip_mean(coeffs_b, c.shape)) if mm.valid[e] else 0.0,
                     valid=bool(mm.valid[e]), how=how[:68], conv=float(c.conv), local=float("nan"),
-                    npix=0, model=model, coeffs=coeffs, error=float(np.sqrt(var) / c.conv))
+                    npix=0, model=model, coeffs=coeffs, error=float(np.sqrt(max(var, 0.0)) / c.conv) if np.isfinite(var) else float("nan"))
             sol = solved.solution
             exp_out.append(ExposureSky(
                 exposure_id=exps.ids[e], sky_brightness=level, valid=bool(mm.valid[e]), how=mm.how[e],
