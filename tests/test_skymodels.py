@@ -134,18 +134,25 @@ def test_flatness_is_lower_for_planes_on_gradients_and_equal_on_flat_skies():
 
 
 def test_uncertainties_are_honest_over_many_realisations():
-    """|error| / SKYERR has an rms near 1 (loose band) for the matched plane models."""
+    """|error| / SKYERR has an rms near 1 (loose band) for the matched plane models.
+
+    ``match`` determines the skies up to one plane added to every exposure, and SKYERR
+    is the uncertainty in the gauge that holds that plane at zero: the errors are
+    compared after removing the best global plane through the tiles' levels (which also
+    removes 3 of the 9 degrees of freedom: an rms near sqrt(6/9) = 0.82 is expected).
+    """
     z = []
-    for seed in range(24):
+    for seed in range(12):
         rng = np.random.default_rng(100 + seed)
-        chips, truths = noisy_tiles(rng, 1, n_side=2, tile=64, step=44, noise=0.2)
+        chips, truths = noisy_tiles(rng, 1, n_side=3, tile=64, step=44, noise=0.2)
         res = match_sky(chips, method="match", sky_model="plane", skystat="mean")
-        lev_err = []
-        for c, cs, (coeffs, _) in zip(chips, res.chips, truths):
-            lev_err.append(cs.sky - evaluate_block(coeffs, c.shape, dtype=np.float64).mean())
-        lev_err = np.array(lev_err)
-        lev_err -= lev_err.mean()  # the matched skies are defined up to one constant
-        z.extend(lev_err / np.array([cs.error for cs in res.chips]))
+        err, centre = [], []
+        for c, cs, (coeffs, (r0, c0)) in zip(chips, res.chips, truths):
+            err.append(cs.sky - evaluate_block(coeffs, c.shape, dtype=np.float64).mean())
+            centre.append((c0 + 31.5, r0 + 31.5))
+        A = np.column_stack([np.ones(len(err)), np.array(centre)])
+        coef, *_ = np.linalg.lstsq(A, np.array(err), rcond=None)
+        z.extend((np.array(err) - A @ coef) / np.array([cs.error for cs in res.chips]))
     rms = float(np.sqrt(np.mean(np.square(z))))
     assert 0.5 < rms < 2.0, rms
 
@@ -201,15 +208,14 @@ def test_corner_overlap_constrains_the_level_and_is_reported():
     """An exposure touching the others only at a corner gets its level from the overlap
     and its slopes from its own sky, and says so."""
     rng = np.random.default_rng(11)
-    full = (200, 200)
+    full = (300, 300)
     w = base_wcs(full)
-    placements = [(0, 0), (0, 70), (70, 0), (70, 70), (146, 146)]  # the last one: a corner
+    placements = [(0, 0), (0, 70), (70, 0), (70, 70), (162, 162)]  # the last: a 8x8 px corner
     chips = []
     for k, (r0, c0) in enumerate(placements):
-        sub = w.slice((slice(r0, r0 + 54 if k == 4 else r0 + 100), slice(c0, c0 + 54 if k == 4 else c0 + 100)))
-        shape = (54, 54) if k == 4 else (100, 100)
-        sub.pixel_shape = (shape[1], shape[0])
-        data = 1.0 + 0.1 * k + rng.normal(0, 0.02, shape)
+        sub = w.slice((slice(r0, r0 + 100), slice(c0, c0 + 100)))
+        sub.pixel_shape = (100, 100)
+        data = 1.0 + 0.1 * k + rng.normal(0, 0.02, (100, 100))
         chips.append(make_chip(data, sub, name=f"p{k}"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -3,8 +3,8 @@
 Every overlap is measured in cells on pixels usable in both exposures (the same cells a
 sky model is fitted to); a method's result is scored by the difference of the two
 exposures' sky-subtracted cell values, ``(b_i - sky_i) - (b_j - sky_j)``.  The score is
-the robust rms of those differences over all overlap cells, each weighted by its pixel
-count (outlying cells beyond 5 rms are set aside, repeatedly), in the rate units of the
+the rms of those differences over all overlap cells, each weighted by its pixel count
+(cells beyond 10 robust sigma, a satellite trail in one exposure, set aside), in the rate units of the
 first input (e-/s per pixel for HST data); beside it, the rms that the cells' own
 statistical noise would give, which a perfect sky model reaches.  A seam is then a
 number: choosing a method is reading one column.
@@ -54,6 +54,12 @@ def flatness_inputs(chips, exps, overlaps, opts) -> FlatnessInputs | None:
     return FlatnessInputs(eq, order, scale, units)
 
 
+def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
+    order = np.argsort(x)
+    cw = np.cumsum(w[order])
+    return float(x[order][np.searchsorted(cw, 0.5 * cw[-1])])
+
+
 def flatness_score(inp: FlatnessInputs | None, theta: np.ndarray, valid: np.ndarray) -> Flatness | None:
     """Score a result given each exposure's model coefficients (brightness, frame basis,
     padded to the inputs' order) and validity."""
@@ -69,13 +75,12 @@ def flatness_score(inp: FlatnessInputs | None, theta: np.ndarray, valid: np.ndar
     r = (e.d - model_d) * inp.scale
     sig = e.sigma * inp.scale
     w = e.npix.astype(float)
-    keep = np.ones(r.size, dtype=bool)
-    for _ in range(20):
-        rms = float(np.sqrt(np.sum(w[keep] * r[keep] ** 2) / np.sum(w[keep])))
-        new = np.abs(r) <= 5.0 * rms if rms > 0 else keep
-        if np.array_equal(new, keep) or new.sum() < 2:
-            break
-        keep = new
+    # Only egregious cells (a satellite trail in one exposure) are set aside: seams are
+    # what the score measures, so the clip is wide (10 robust sigma).
+    med = _weighted_median(r, w)
+    scale = 1.4826 * _weighted_median(np.abs(r - med), w)
+    keep = np.abs(r - med) <= 10.0 * scale if scale > 0 else np.ones(r.size, dtype=bool)
+    rms = float(np.sqrt(np.sum(w[keep] * r[keep] ** 2) / np.sum(w[keep])))
     noise = float(np.sqrt(np.sum(w[keep] * sig[keep] ** 2) / np.sum(w[keep])))
     return Flatness(rms=rms, noise=noise, n_cells=int(keep.sum()), n_pairs=int(np.unique(e.pair).size),
                     units=inp.units, xi=e.xi, eta=e.eta, residual=r, npix=e.npix)

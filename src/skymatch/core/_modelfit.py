@@ -7,9 +7,10 @@ same positions on the sky), weighted by its inverse variance.
 
 The overlaps are solved jointly as one sparse weighted least-squares problem.  What no
 overlap can determine — one polynomial added to every exposure of a connected group — is
-fixed by exact constraints: the solution has no component along those directions (the
-minimum-norm solution, which is what the Reference's pseudo-inverse gives the constant
-``match``); the level is then set by ``match_down`` (:mod:`skymatch.core._models_engine`).
+fixed by exact constraints: the exposures' mean slope (curvature ...) along every
+direction of the mosaic is zero, and their constant terms sum to zero (as the
+Reference's pseudo-inverse makes the constant ``match`` skies sum to zero); the level is
+then set by ``match_down`` (:mod:`skymatch.core._models_engine`).
 The mean of the exposures' own fits is *not* used for the free slopes: under a nebula or
 a galaxy those fits are biased by real large-scale emission, and importing their mean
 would tilt the mosaic by part of it.
@@ -288,13 +289,22 @@ def _priors(N, used, T, local, undetermined):
 
 
 def _constraints(gauge, used, comp, n_comp, T) -> sparse.csr_matrix:
-    """Rows ``C`` such that ``C theta = 0`` removes each group's undetermined polynomial."""
+    """Rows ``C`` such that ``C theta = 0`` fixes each group's undetermined polynomial.
+
+    Row 0 of a group: its exposures' constant terms sum to zero.  Row k >= 1: the
+    projection of their non-constant coefficients on the global monomial k is zero —
+    the group's mean slope (curvature ...) along each direction of the mosaic is zero,
+    whatever the levels.
+    """
     data, rows, cols = [], [], []
     r = 0
     for c in range(n_comp):
         members = np.nonzero(comp == c)[0]
         for k in range(T):
-            vec = np.concatenate([gauge[used[m]][:, k] for m in members])
+            if k == 0:
+                vec = np.concatenate([np.eye(T)[0] for _ in members])
+            else:
+                vec = np.concatenate([np.concatenate([[0.0], gauge[used[m]][1:, k]]) for m in members])
             norm = np.linalg.norm(vec)
             if norm == 0:
                 continue

@@ -281,12 +281,13 @@ def _difference_cells(spec: CellSpec, a: _Side, b: _Side, s: _Selection, size: i
 
 def _pair_cell_size(spec: CellSpec, s: _Selection, shape_m) -> int:
     """Cell size for an overlap: the chip's usual size, smaller where the overlap is too
-    narrow to give a model of ``spec.order`` enough cells across (``order + 2``)."""
+    narrow to have five cells across (enough to resolve a cubic; the same cells for
+    every model, so their flatness scores compare)."""
     default = spec.size(shape_m)
     if s.sel is None or not s.count:
         return default
     width = s.count / max(s.sel.shape)
-    return int(min(default, max(8, width // (spec.order + 2))))
+    return int(min(default, max(8, width // 5)))
 
 
 def chip_cells(spec: CellSpec, usable) -> CellStats:
