@@ -210,7 +210,7 @@ def test_corner_overlap_constrains_the_level_and_is_reported():
     rng = np.random.default_rng(11)
     full = (300, 300)
     w = base_wcs(full)
-    placements = [(0, 0), (0, 70), (70, 0), (70, 70), (162, 162)]  # the last: a 8x8 px corner
+    placements = [(0, 0), (0, 70), (70, 0), (70, 70), (164, 164)]  # the last: a 6x6 px corner
     chips = []
     for k, (r0, c0) in enumerate(placements):
         sub = w.slice((slice(r0, r0 + 100), slice(c0, c0 + 100)))
@@ -225,4 +225,6 @@ def test_corner_overlap_constrains_the_level_and_is_reported():
     assert corner.status == "level only"
     assert "level only" in res.chips[4].how
     levels = np.array([c.sky for c in res.chips])
-    assert levels - levels[0] == pytest.approx(0.1 * np.arange(5), abs=0.01)
+    assert levels[:4] - levels[0] == pytest.approx(0.1 * np.arange(4), abs=0.005)
+    # The corner's level rests on a few dozen pixels: right within its own uncertainty.
+    assert abs(levels[4] - levels[0] - 0.4) < max(0.02, 3 * res.chips[4].error)

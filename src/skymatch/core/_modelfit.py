@@ -33,12 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+from scipy.linalg import eigh
 from scipy.sparse.linalg import splu
 
 __all__ = ["CellEquations", "LocalFit", "ModelSolution", "fit_local", "solve_models",
            "DEGENERATE", "EXACT_LIMIT"]
 
-DEGENERATE = 1e-4  # eigenvalue ratio below which a model direction counts as undetermined
+DEGENERATE = 1e-2  # overlap / own-fit information below which a direction counts as undetermined
+DEGENERATE_COVERAGE = 1e-3  # the same against a uniformly covered exposure, without an own fit
 EXACT_LIMIT = 3000  # unknowns up to which covariances are computed exactly
 _N_PROBES = 96
 
@@ -167,7 +169,8 @@ def _design(eq: CellEquations, index: np.ndarray, T: int, n_unk: int) -> sparse.
 
 
 def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local: np.ndarray,
-                 local_cov: np.ndarray | None = None, *, rng: int | np.random.Generator = 0,
+                 local_cov: np.ndarray | None = None, coverage: np.ndarray | None = None, *,
+                 rng: int | np.random.Generator = 0,
                  exact_limit: int = EXACT_LIMIT) -> ModelSolution:
     """Solve the overlap equations of all exposures jointly.
 
@@ -185,6 +188,9 @@ def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local
         an exposure's overlaps cannot determine.
     local_cov : array (n_exp, T, T), optional
         Its covariance (the uncertainty of directions taken from the own fit).
+    coverage : array (n_exp, T, T), optional
+        Mean outer product of each exposure's basis over its pixels: what an overlap
+        covering the whole exposure would measure, the yardstick of "undetermined".
     rng : int or Generator
         Random probes for the covariance of large problems.
     """
@@ -211,10 +217,10 @@ def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local
     A = _design(eq, index, T, n_unk)
     N = (A.T @ sparse.diags(w) @ A).tocsr()
     rhs = A.T @ (w * eq.d)
-    R, prior_rhs, prior_w, ridge_w, n_strong = _priors(N, used, T, local, undetermined)
+    R, prior_rhs, prior_w, ridge_w, n_strong = _priors(N, used, T, local, local_cov, undetermined, coverage)
     if R.shape[0]:
         rhs = rhs + R.T @ (prior_w * prior_rhs)
-    C = _constraints(gauge, used, comp, n_comp, T)
+    C = _constraints(gauge, used, comp, n_comp, T, undetermined)
     kkt = sparse.bmat([[N + R.T @ sparse.diags(prior_w) @ R, C.T], [C, None]], format="csc")
     x = _kkt_solve(kkt, np.concatenate([rhs, np.zeros(C.shape[0])]))
     th = x[:n_unk].reshape(used.size, T)
@@ -240,14 +246,19 @@ def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local
 RIDGE = 1e-10  # weight of each exposure's own fit, relative to its strongest overlap information
 
 
-def _priors(N, used, T, local, undetermined):
+def _priors(N, used, T, local, local_cov, undetermined, coverage):
     """Prior equations pulling exposure models towards their own fits.
 
     Every non-constant coefficient gets a ridge of weight ``RIDGE`` times the exposure's
     strongest overlap information (negligible wherever overlaps determine the model,
-    decisive where nothing does, so the system is never singular); directions of an
-    exposure's model its own overlaps cannot see at all (eigenvalue ratio below
-    ``DEGENERATE``) get a strong prior and mark the exposure.  Returns the rows ``R``,
+    decisive where nothing does, so the system is never singular).  A direction of an
+    exposure's model on which its overlaps carry less than ``DEGENERATE`` of the
+    information its own sky fit carries (generalised eigenvalues of the overlap
+    information against the own fit's precision; against ``coverage[e]``, the whole
+    exposure uniformly covered, when there is no own fit) gets a strong prior towards
+    that fit and marks the exposure: a corner overlap, a strip too thin for a slope.
+    The own fit's uncertainty grows with what it could not fit (a nebula inflates its
+    reduced chi-square), so a biased own fit rarely takes over.  Returns the rows ``R``,
     their right-hand sides and weights, each exposure's ridge weight and the number of
     strong prior rows.
     """
@@ -257,11 +268,12 @@ def _priors(N, used, T, local, undetermined):
     r = n_strong = 0
     for k, e in enumerate(used):
         sl = slice(k * T, (k + 1) * T)
-        vals_e, vecs = np.linalg.eigh(N[sl, sl].toarray())
-        top = float(vals_e.max())
+        block = N[sl, sl].toarray()
+        top = float(np.linalg.eigvalsh(block).max())
         if T == 1 or top <= 0:
             continue
-        prior = local[e] if np.all(np.isfinite(local[e])) else np.zeros(T)
+        have_local = bool(np.all(np.isfinite(local[e])) and np.all(np.isfinite(local_cov[e])))
+        prior = local[e] if have_local else np.zeros(T)
         ridge_w[k] = RIDGE * top
         for t in range(1, T):
             rows.append(np.array([r]))
@@ -270,10 +282,16 @@ def _priors(N, used, T, local, undetermined):
             rhs.append(prior[t])
             wts.append(ridge_w[k])
             r += 1
-        weak = vals_e < DEGENERATE * top
+        ref, threshold = _information_yardstick(block, local_cov[e] if have_local else None,
+                                                coverage[e] if coverage is not None else None, top, T)
+        # The shape (non-constant) directions, with the level profiled out: the level is
+        # always the overlaps' to determine, never the own fit's.
+        vals_e, vecs = eigh(_schur(block), _schur(ref))
+        weak = vals_e < threshold
         if weak.any():
             undetermined[e] = True
             for q in vecs[:, weak].T:
+                q = np.concatenate([[0.0], q / np.linalg.norm(q)])
                 rows.append(np.full(T, r))
                 cols.append(k * T + np.arange(T))
                 vals.append(q)
@@ -288,13 +306,36 @@ def _priors(N, used, T, local, undetermined):
     return R, np.asarray(rhs, float), np.asarray(wts, float), ridge_w, n_strong
 
 
-def _constraints(gauge, used, comp, n_comp, T) -> sparse.csr_matrix:
+def _schur(m: np.ndarray) -> np.ndarray:
+    """Information on the non-constant coefficients with the constant one profiled out."""
+    if m[0, 0] <= 0:
+        return m[1:, 1:]
+    return m[1:, 1:] - np.outer(m[1:, 0], m[0, 1:]) / m[0, 0]
+
+
+def _information_yardstick(block, cov_local, coverage, top, T):
+    """The matrix an exposure's overlap information is measured against, and the ratio
+    below which a direction counts as undetermined (see :func:`_priors`)."""
+    if cov_local is not None:
+        try:
+            ref = np.linalg.inv(cov_local)
+            if np.all(np.isfinite(ref)) and np.all(np.linalg.eigvalsh(0.5 * (ref + ref.T)) > 0):
+                return 0.5 * (ref + ref.T), DEGENERATE
+        except np.linalg.LinAlgError:
+            pass
+    if coverage is not None and block[0, 0] > 0:
+        return coverage * block[0, 0], DEGENERATE_COVERAGE
+    return np.eye(T) * top, DEGENERATE_COVERAGE
+
+
+def _constraints(gauge, used, comp, n_comp, T, undetermined) -> sparse.csr_matrix:
     """Rows ``C`` such that ``C theta = 0`` fixes each group's undetermined polynomial.
 
     Row 0 of a group: its exposures' constant terms sum to zero.  Row k >= 1: the
     projection of their non-constant coefficients on the global monomial k is zero —
     the group's mean slope (curvature ...) along each direction of the mosaic is zero,
-    whatever the levels.
+    whatever the levels.  Exposures whose shape their own fit gave (``undetermined``)
+    do not take part in the mean: their slopes are their own.
     """
     data, rows, cols = [], [], []
     r = 0
@@ -304,7 +345,8 @@ def _constraints(gauge, used, comp, n_comp, T) -> sparse.csr_matrix:
             if k == 0:
                 vec = np.concatenate([np.eye(T)[0] for _ in members])
             else:
-                vec = np.concatenate([np.concatenate([[0.0], gauge[used[m]][1:, k]]) for m in members])
+                vec = np.concatenate([np.concatenate([[0.0], gauge[used[m]][1:, k]])
+                                      if not undetermined[used[m]] else np.zeros(T) for m in members])
             norm = np.linalg.norm(vec)
             if norm == 0:
                 continue

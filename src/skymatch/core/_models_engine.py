@@ -155,6 +155,20 @@ def _levels(chips, exps, frames, order) -> np.ndarray:
     return out
 
 
+def _coverage(exps, frames, order: int, n: int = 9) -> np.ndarray:
+    """Mean outer product of every exposure's basis over a grid of its chips' pixels."""
+    out = np.zeros((exps.n, n_terms(order), n_terms(order)))
+    for e, members in enumerate(exps.members):
+        b = []
+        for pos in range(len(members)):
+            gx, gy = frames[e].chip_grid(pos, n)
+            u, v, _ = frames[e].local_affine(pos, gx, gy)
+            b.append(basis_values(u, v, order))
+        b = np.vstack(b)
+        out[e] = b.T @ b / len(b)
+    return out
+
+
 def gauge_vectors(chips, exps, frames, plane, order: int, n: int = 7) -> np.ndarray:
     """``G[e]`` (T x T): column k is the global monomial k of the mosaic's tangent plane
     written in exposure e's frame (a least-squares fit over its chips)."""
@@ -198,7 +212,7 @@ def model_solutions(inp: ModelInputs, methods, *, match_down: bool = True) -> Mo
     if any("match" in m for m in methods):
         eq = overlap_equations(chips, exps, inp.overlaps, frames, order)
         G = gauge_vectors(chips, exps, frames, inp.overlaps.footprints.plane, order)
-        solution = solve_models(exps.n, T, eq, G, th_local, cov_local)
+        solution = solve_models(exps.n, T, eq, G, th_local, cov_local, _coverage(exps, frames, order))
         matched = _match_down(solution, levels, match_down)
         comps = [[exps.ids[e] for e in np.nonzero(solution.labels == lab)[0]]
                  for lab in range(solution.n_components)]
