@@ -91,15 +91,16 @@ def test_tree_shaped_graph_is_exact():
 def _skymatch_combine(method, local, match):
     """skymatch's own combination of per-exposure L and M into a method's skies.
 
-    This is the code behind invariants 1, 2 and 5 (``core._methods._combine``), run here
-    on AstroDrizzle's published L and M; compat semantics (one global group) as the
-    notebook used AstroDrizzle.
+    This is the code behind invariants 1, 2 and 5 (``core._constant.combine_constant``),
+    run here on AstroDrizzle's published L and M; compat semantics (one global group) as
+    the notebook used AstroDrizzle.
     """
-    from skymatch.core._methods import _combine
+    from skymatch.core._constant import combine_constant
 
     n = len(local)
-    sky, valid, _ = _combine(method, np.asarray(local, float), np.asarray(match, float),
-                             np.zeros(n, dtype=int), True, [f"e{k}" for k in range(n)])
+    zeros = np.zeros(n)
+    sky, _, valid, _ = combine_constant(method, np.asarray(local, float), zeros, np.asarray(match, float),
+                                        zeros, np.zeros(n, dtype=int), True, [f"e{k}" for k in range(n)])
     assert valid.all()
     return sky
 

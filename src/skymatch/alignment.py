@@ -25,7 +25,7 @@ from astropy.wcs import WCS
 from .core._align import AlignImage, AlignParams, ImageFit, align_images
 from .core._masks import parse_bits
 from .core._sources import SourceFindParams, find_sources
-from .core._usable import load_usable
+from .core._context import read_usable
 from .core._wcsfit import drz_transform, remap_wcs, wcs_difference
 from .exceptions import InputError, ParameterError
 from .io._fits import open_fits_checked, read_chips
@@ -122,7 +122,7 @@ def _group(chips: Sequence[Chip], grouping: str) -> tuple[str, list[tuple[str, l
 
 
 def _catalog(chip: Chip, flags, find: SourceFindParams) -> dict:
-    px = load_usable(chip, flags)
+    px = read_usable(chip, flags)
     cat = find_sources(px.data, px.good, find)
     log.info("%s: %d sources (background sigma %.4g)", chip.name, len(cat["x"]), float(cat["sigma"]))
     return cat

@@ -12,8 +12,10 @@ from ._methods import (
     match_sky,
     compute_static_masks,
     sky_methods,
+    sky_solutions,
     ThreadExecutor,
 )
+from ._skymodel import SKY_MODELS
 from ._solve import MatchSolution, solve_match
 from ._stats import SKY_STATISTICS, SkyStatParams, StatisticError, StatResult, sky_statistic
 from ._units import brightness_conversion, classify_units
@@ -35,6 +37,8 @@ __all__ = [
     "match_sky",
     "compute_static_masks",
     "sky_methods",
+    "sky_solutions",
+    "SKY_MODELS",
     "ThreadExecutor",
     "parse_bits",
     "sky_statistic",
