@@ -59,7 +59,7 @@ __all__ = [
 
 BLOCK_SIZE = 1024
 # Spacing (input pixels) of the exact WCS grid used to find which pixels reach a block.
-PLAN_STEP = 32
+PLAN_STEP = 16
 # Input pixels added around a piece: pixels on a piece's inner border get drops
 # extrapolated from the pixel map, so they must stay clear of the block.
 PIECE_MARGIN = 3
@@ -106,13 +106,15 @@ class PieceTask:
 
     ``skies[m]`` holds mosaic ``m``'s sky coefficients of this chip in data units (the
     :mod:`~skymatch.core._skymodel` basis; ``(0.0,)`` when nothing is to be subtracted).
-    ``static`` is the chip's static mask (array, or a reference the reader resolves).
+    ``static`` is the chip's static mask (array, or a reference the reader resolves);
+    ``location`` tells the pipeline's reader where the pixels are in the file.
     """
 
     piece: Piece
     chip: Chip
     skies: tuple[tuple[float, ...], ...]
     static: Any = None
+    location: Any = None  # where the pipeline's reader finds the pixels (io)
 
 
 @dataclass(frozen=True)

@@ -167,11 +167,13 @@ def plan_drizzle(
     params: DrizzleParams = DrizzleParams(),
     static_masks: Mapping[tuple, Any] | None = None,
     already_subtracted: Mapping[str, bool] | None = None,
+    locations: Sequence[Any] | None = None,
 ) -> DrizzlePlan:
     """Split a drizzle into block tasks (headers and WCS only; no pixels are read).
 
     Parameters are those of :func:`drizzle_mosaics`; ``static_masks`` values may be arrays
-    or references that the block reader resolves (e.g. paths).
+    or references that the block reader resolves (e.g. paths), and ``locations[k]`` tells
+    that reader where chip ``k``'s pixels are.
     """
     labels = tuple(skies)
     if not labels:
@@ -194,7 +196,8 @@ def plan_drizzle(
             PieceTask(piece=p, chip=chips[p.index],
                       skies=tuple(zero if done.get(chips[p.index].name) else coeffs[lab][chips[p.index].name]
                                   for lab in labels),
-                      static=(static_masks or {}).get(chips[p.index].signature))
+                      static=(static_masks or {}).get(chips[p.index].signature),
+                      location=None if locations is None else locations[p.index])
             for p in plist)
         tasks.append(BlockTask(block=blk, pieces=pts, frame_wcs=frame.wcs, params=params,
                                n_labels=len(labels), shared=shared, n_inputs=len(chips),
