@@ -33,6 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import warnings
+
 import numpy as np
 from drizzle.resample import Drizzle
 
@@ -58,6 +60,7 @@ __all__ = [
 ]
 
 BLOCK_SIZE = 1024
+NON_CONSERVING_KERNELS = ("gaussian", "lanczos2", "lanczos3")
 # Spacing (input pixels) of the exact WCS grid used to find which pixels reach a block.
 PLAN_STEP = 16
 # Input pixels added around a piece: pixels on a piece's inner border get drops
@@ -441,7 +444,14 @@ def _window(pixmap: np.ndarray, blk: Block, pad: float):
 def _drizzle_window(img: np.ndarray, wshape, kernel: str, kw: dict, context: bool):
     """Drizzle one image onto a fresh window: (weighted mean, weight, contributed or None)."""
     d = Drizzle(kernel=kernel, fillval=None, out_shape=wshape, max_ctx_id=0, disable_ctx=not context)
-    d.add_image(img, **kw)
+    if kernel in NON_CONSERVING_KERNELS:
+        # drizzle warns at every call for these kernels; plan_drizzle warns once instead.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not a flux-conserving kernel")
+            warnings.filterwarnings("ignore", message="In lanczos kernel, pixel_fraction is ignored")
+            d.add_image(img, **kw)
+    else:
+        d.add_image(img, **kw)
     hit = None
     if context:
         hit = (d.out_ctx[0] & 1) != 0

@@ -12,14 +12,15 @@ each block straight into the product files instead.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..exceptions import ParameterError
+from ..exceptions import ParameterError, SkymatchWarning
 from ..models import Chip
-from ._blocks import BLOCK_SIZE, BlockTask, PieceTask, block_grid, drizzle_block, plan_pieces
+from ._blocks import BLOCK_SIZE, NON_CONSERVING_KERNELS, BlockTask, PieceTask, block_grid, drizzle_block, plan_pieces
 from ._ctxtable import CONTEXT_FORMATS, block_lut, choose_context_format, merge_tables, n_planes
 from ._frame import OutputFrame
 from ._masks import BitFlags, parse_bits
@@ -126,7 +127,10 @@ def sky_coefficients(value: Any, *, name: str = "sky") -> tuple[float, ...]:
         raise ParameterError(f"{name}={value!r}: give a number or a tuple of sky-model coefficients") from None
     if not coeffs:
         return (0.0,)
-    order_of_coeffs(len(coeffs))
+    try:
+        order_of_coeffs(len(coeffs))
+    except ParameterError as exc:
+        raise ParameterError(f"{name}={coeffs!r}: {exc}") from None
     return coeffs
 
 
@@ -178,6 +182,10 @@ def plan_drizzle(
     labels = tuple(skies)
     if not labels:
         raise ParameterError("nothing to drizzle: no sky set given")
+    if params.kernel in NON_CONSERVING_KERNELS:
+        note = " and ignores final_pixfrac" if params.kernel.startswith("lanczos") and params.pixfrac != 1 else ""
+        warnings.warn(f"final_kernel={params.kernel!r} does not conserve flux{note} (drizzle's documentation); "
+                      "use 'square' or 'turbo' for photometry", SkymatchWarning, stacklevel=3)
     done = dict(already_subtracted or {})
     coeffs = {lab: {c.name: sky_coefficients(skies[lab].get(c.name), name=f"sky of {c.name}")
                     for c in chips} for lab in labels}
@@ -284,7 +292,8 @@ def drizzle_mosaics(
         ctx = np.empty((ny, nx), dtype=np.int32)
     from ._executor import SerialExecutor
 
-    ex = executor.for_stage("threads", len(plan.tasks)) if executor is not None else SerialExecutor()
+    # drizzle's C code holds the GIL: blocks run in processes (results come back here).
+    ex = executor.for_stage("processes", len(plan.tasks)) if executor is not None else SerialExecutor()
     block_sets = []
     for k, res in enumerate(ex.map(drizzle_block, plan.tasks), 1):
         b = res.block
