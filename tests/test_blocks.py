@@ -79,14 +79,20 @@ def test_blocks_equal_a_whole_frame_drizzle(mem_chips, reference, block_size):
     assert block_size >= max(frame.shape) or block_size < 200  # one block, or smaller than a chip
     m = drizzle_mosaics(mem_chips, {"a": skies}, frame,
                         params=DrizzleParams(bits="64", block_size=block_size, context_format="planes"))["a"]
-    # The same pixels are covered, with the same weights and contributions.
+    # The same pixels are covered, with the same weights and contributions (the tasks'
+    # WCS went through a pickle round trip, ~1e-9 px: drizzle's slivers move by < 1e-4 px
+    # of area, 0.01 s of weight).
     assert np.array_equal(m.wht > 0, ref_wht > 0)
     ok = ref_wht > 0
-    assert np.allclose(m.wht[ok], ref_wht[ok], rtol=2e-6, atol=0)
+    assert np.allclose(m.wht[ok], ref_wht[ok], rtol=2e-6, atol=0.02)
     assert np.array_equal(m.ctx, ref_ctx[0])
     assert np.all(np.isnan(m.sci[~ok]))
     # Values equal to float32 precision (data ~ 1 e-/s with sources up to ~1e3).
     assert np.allclose(m.sci[ok], ref_sci[ok], rtol=1e-5, atol=2e-5)
+    # Between block sizes the results are identical, bit for bit.
+    one = drizzle_mosaics(mem_chips, {"a": skies}, frame,
+                          params=DrizzleParams(bits="64", block_size=4096, context_format="planes"))["a"]
+    assert np.array_equal(m.sci, one.sci, equal_nan=True) and np.array_equal(m.wht, one.wht)
 
 
 @pytest.mark.parametrize("kernel", ["turbo", "gaussian", "lanczos3", "point"])

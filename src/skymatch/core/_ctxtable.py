@@ -134,7 +134,7 @@ def ids_to_sets(ids: np.ndarray, table: Sequence[Sequence[int]]) -> np.ndarray:
 
 def planes_to_sets(planes: np.ndarray, n_inputs: int) -> np.ndarray:
     """Object array of per-pixel input tuples from bit planes (2-D or 3-D)."""
-    planes = np.asarray(planes)
+    planes = np.asarray(planes, dtype=np.int32)  # native byte order (FITS data are big-endian)
     if planes.ndim == 2:
         planes = planes[None]
     bits = planes.view(np.uint32)

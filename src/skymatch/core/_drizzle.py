@@ -11,7 +11,9 @@ each block straight into the product files instead.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -198,6 +200,11 @@ def plan_drizzle(
     total = float(sum(exptimes.values()))
     zero = (0.0,)
     shared = len(labels) > 1
+    # Tasks may run in other processes, where their WCS arrive through pickling (a header
+    # round trip that moves positions by ~1e-9 px, enough to change drizzle's slivers).
+    # Every task uses the round-tripped WCS, so results do not depend on where it ran.
+    chips = [dataclasses.replace(c, wcs=pickle.loads(pickle.dumps(c.wcs))) for c in chips]
+    frame_wcs = pickle.loads(pickle.dumps(frame.wcs))
     tasks = []
     for blk, plist in zip(blocks, pieces):
         pts = tuple(
@@ -207,7 +214,7 @@ def plan_drizzle(
                       static=(static_masks or {}).get(chips[p.index].signature),
                       location=None if locations is None else locations[p.index])
             for p in plist)
-        tasks.append(BlockTask(block=blk, pieces=pts, frame_wcs=frame.wcs, params=params,
+        tasks.append(BlockTask(block=blk, pieces=pts, frame_wcs=frame_wcs, params=params,
                                n_labels=len(labels), shared=shared, n_inputs=len(chips),
                                context=context, total_exptime=total))
     return DrizzlePlan(labels=labels, skies=coeffs, frame=frame, params=params, context=context,
