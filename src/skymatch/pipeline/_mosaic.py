@@ -172,6 +172,7 @@ def check_frame(frame, outputs: Sequence[str], *, n_inputs: int, params) -> None
 def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[str, str], *, params,
                      static_masks=None, already_subtracted=None, executor=None, build: bool = False,
                      overwrite: bool = False, header_extra: dict | None = None, sky_info: dict | None = None,
+                     inputs_info: tuple | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> dict[str, MosaicProduct]:
     """Drizzle one mosaic per label of ``skies`` block by block straight into its files.
 
@@ -199,6 +200,8 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
         Product layout and replacing existing files.
     header_extra, sky_info : dict, optional
         ``{label: dict}``: more science-header keywords; the sky parameters to record.
+    inputs_info : tuple, optional
+        ``io._products.read_product_inputs(chips)`` when the caller has it already.
     progress : callable(stage, done, total), optional
 
     Returns
@@ -218,7 +221,7 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
 
     executor = executor if executor is not None else make_executor(None, None)
     check_frame(frame, list(outputs.values()), n_inputs=len(chips), params=params)
-    rows, locations = read_product_inputs(chips)
+    rows, locations = inputs_info if inputs_info is not None else read_product_inputs(chips)
     temp_paths: list[str] = []
     static_refs = static_masks
     staged: dict[str, Any] = {}
@@ -347,7 +350,8 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
         ``fillval``, ``units``, ``bits``, ``stepsize``, ``context_format``, ``block_size``).
     """
     from ..core import compute_static_masks
-    from ..io import header_sky_models, hdrtab_rows
+    from ..io import header_sky_models
+    from ..io._products import read_product_inputs
 
     params = _drizzle_params(drizzle_options)
     timings: dict[str, float] = {}
@@ -357,7 +361,8 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
     fr = output_frame(chips, frame)
     check_frame(fr, [output], n_inputs=len(chips), params=params)
     executor = make_executor(jobs, dask)
-    skies, done = header_sky_models(chips, hdrtab_rows(chips))
+    info_in = read_product_inputs(chips)
+    skies, done = header_sky_models(chips, info_in[0])
     if not skysub:
         skies = {name: (0.0,) for name in skies}
     static = compute_static_masks(chips, compat=False) if use_static else None
@@ -369,7 +374,7 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
     mosaics = drizzle_products(chips, {"mosaic": skies}, fr, {"mosaic": output}, params=params,
                                static_masks=static, already_subtracted=done, executor=executor, build=build,
                                overwrite=overwrite, header_extra={"mosaic": _frame_extra(frame)},
-                               sky_info={"mosaic": info}, progress=progress)
+                               sky_info={"mosaic": info}, inputs_info=info_in, progress=progress)
     timings["drizzle"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t0
     products = {k: list(m.paths) for k, m in mosaics.items()}
