@@ -103,3 +103,34 @@ def test_a_frame_that_cannot_fit_is_refused_before_any_work(tmp_path):
     nx = int(msg.split(" x ")[0].split()[-1].replace(",", ""))
     assert 190_000 < nx < 200_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fits", "b.fits"]
+
+
+def test_in_memory_mosaics_write_the_same_files(tmp_path):
+    from skymatch import make_chip
+    from skymatch.core._drizzle import DrizzleParams, drizzle_mosaics
+    from skymatch.core._frame import default_frame, frame_chip
+    from skymatch.io import write_products
+    chips = []
+    for k in range(40):
+        w = WCS(naxis=2)
+        w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        w.wcs.crval = [10.0 + (k % 8) * 3e-4, (k // 8) * 3e-4]
+        w.wcs.crpix = [10.5, 10.5]
+        w.wcs.cd = np.array([[-0.1 / 3600, 0], [0, 0.1 / 3600]])
+        chips.append(make_chip(np.full((20, 20), 2.0 + k, np.float32), w, name=f"c{k}", exptime=10.0))
+    frame = default_frame([frame_chip(c) for c in chips])
+    skies = {c.name: (2.0 + k, 0.0, 0.0) for k, c in enumerate(chips)}
+    m = drizzle_mosaics(chips, {"s": skies}, frame, params=DrizzleParams(block_size=30))["s"]
+    assert m.context_format == "table"
+    paths = write_products(m, chips, str(tmp_path / "mem"), sky_info={"method": "user", "model": "PLANE"})
+    with fits.open(paths[0]) as h:
+        assert np.array_equal(h[0].data, m.sci, equal_nan=True)
+        assert h[0].header["SKYMETH"] == "user" and h[0].header["SKYMODEL"] == "PLANE"
+        tab = h["HDRTAB"].data
+        assert list(tab["MDRIZSKY"]) == [2.0 + k for k in range(40)] and set(tab["SKYMODEL"]) == {"PLANE"}
+    ok = m.wht > 0
+    assert np.allclose(m.sci[ok], 0.0, atol=1e-5)  # each chip minus its own sky
+    assert np.array_equal(fits.getdata(paths[1]), m.wht)
+    b = _sets_from_table_file(paths[2])
+    a = ids_to_sets(m.ctx, m.ctx_table)
+    assert all(x == y for x, y in zip(a.ravel(), b.ravel()))
