@@ -14,11 +14,6 @@ from astropy.io import fits
 distributed = pytest.importorskip("dask.distributed")
 
 
-def _dask_cli():
-    exe = os.path.join(os.path.dirname(sys.executable), "dask")
-    return [exe] if os.path.exists(exe) else [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """Scheduler + 2 single-threaded worker processes on 127.0.0.1; yields a client."""

@@ -1,7 +1,5 @@
 """Products written block by block: layouts, context formats, refusal of frames that cannot fit."""
 
-import os
-
 import numpy as np
 import pytest
 from astropy.io import fits

@@ -24,7 +24,7 @@ from ._blocks import BLOCK_SIZE, NON_CONSERVING_KERNELS, BlockTask, PieceTask, b
 from ._ctxtable import CONTEXT_FORMATS, block_lut, choose_context_format, merge_tables, n_planes
 from ._frame import OutputFrame
 from ._masks import BitFlags, parse_bits
-from ._skymodel import chip_mean, order_of_coeffs
+from ._skymodel import order_of_coeffs
 
 __all__ = ["DRIZZLE_KERNELS", "CONTEXT_FORMATS", "DrizzleParams", "Mosaic", "DrizzlePlan",
            "drizzle_mosaics", "plan_drizzle", "sky_coefficients", "frame_bytes"]
@@ -329,7 +329,3 @@ def drizzle_mosaics(
                         already_subtracted=dict(plan.already_subtracted))
             for m, lab in enumerate(plan.labels)}
 
-
-def model_mean(coeffs: Sequence[float], shape: tuple[int, int]) -> float:
-    """MDRIZSKY of a model: its mean over the chip (the constant itself for a constant)."""
-    return chip_mean(coeffs, shape)

@@ -126,7 +126,8 @@ class _BlockJob:
 def _run_block(job: _BlockJob):
     """Drizzle one block and write it into every staged product (runs on any worker)."""
     from ..core._blocks import drizzle_block
-    from ..io._products import read_piece, write_block
+    from ..io._pieces import read_piece
+    from ..io._products import write_block
 
     res = drizzle_block(job.task, read_piece)
     b = res.block
@@ -211,13 +212,8 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
     """
     from ..core._ctxtable import block_lut, merge_tables
     from ..core._drizzle import plan_drizzle
-    from ..io._products import (
-        discard_products,
-        finish_products,
-        read_product_inputs,
-        save_static_masks,
-        stage_products,
-    )
+    from ..io._pieces import read_product_inputs, save_static_masks
+    from ..io._products import discard_products, finish_products, stage_products
 
     executor = executor if executor is not None else make_executor(None, None)
     check_frame(frame, list(outputs.values()), n_inputs=len(chips), params=params)
@@ -351,7 +347,7 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
     """
     from ..core import compute_static_masks
     from ..io import header_sky_models
-    from ..io._products import read_product_inputs
+    from ..io._pieces import read_product_inputs
 
     params = _drizzle_params(drizzle_options)
     timings: dict[str, float] = {}
