@@ -24,6 +24,8 @@ def cluster(tmp_path_factory):
     env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False", PYTHONWARNINGS="ignore")
     dask = os.path.join(os.path.dirname(sys.executable), "dask")
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               # its HTTP server would otherwise take port 8787 on every interface
+                               "--dashboard-address", "127.0.0.1:0",
                                "--scheduler-file", str(sched_file)], cwd=d, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
@@ -34,7 +36,8 @@ def cluster(tmp_path_factory):
         for k in range(2):
             procs.append(subprocess.Popen(
                 [dask, "worker", "--scheduler-file", str(sched_file), "--host", "127.0.0.1",
-                 "--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--name", f"w{k}",
+                 "--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
+                 "--name", f"w{k}",
                  "--local-directory", str(d / f"w{k}")], cwd=d, env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         with distributed.Client(scheduler_file=str(sched_file), timeout=30) as client:
