@@ -18,10 +18,19 @@ from ._tables import comparison_table, sky_table, write_table  # noqa: E402
 from ._usersky import read_skyfile, read_skyuser  # noqa: E402
 
 __all__ += ["comparison_table", "read_skyfile", "read_skyuser", "sky_table", "write_table"]
-from ._products import hdrtab, product_paths, product_suffix, write_products  # noqa: E402
+from ._products import (  # noqa: E402
+    check_disk_space,
+    hdrtab,
+    header_sky_models,
+    hdrtab_rows,
+    product_paths,
+    product_suffix,
+    read_product_image,
+    write_products,
+)
 from ._report import header_summary, write_index_html  # noqa: E402
 
-__all__ += ["hdrtab", "header_summary", "product_paths", "product_suffix", "write_index_html",
+__all__ += ["check_disk_space", "hdrtab", "header_sky_models", "hdrtab_rows", "read_product_image", "header_summary", "product_paths", "product_suffix", "write_index_html",
             "write_products", "read_reference_wcs"]
 
 

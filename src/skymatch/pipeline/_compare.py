@@ -6,12 +6,29 @@ import time
 from typing import Any, Callable, Sequence
 
 from ..core import SKY_METHODS, canonical_method
+from ..core._executor import make_executor
+from ..core._skymodel import canonical_model
 from ..io import read_inputs, write_table
 from ..models import Chip
-from ._mosaic import DrizzleRun, FrameOptions, _check_outputs, _drizzle_params, _skies_and_static, _write_mosaics, output_frame
+from ._mosaic import (
+    DrizzleRun,
+    FrameOptions,
+    _check_outputs,
+    _context_of,
+    _drizzle_params,
+    _frame_extra,
+    _sky_info,
+    _skies_and_static,
+    check_frame,
+    drizzle_products,
+    output_frame,
+)
 from ._sky import SkyRun
 
 __all__ = ["run_compare", "default_prefix"]
+
+# Mosaics are pictured from their files, decimated to at most this many pixels a side.
+PICTURE_MAX_SIDE = 4096
 
 
 def default_prefix(chips: Sequence[Chip]) -> str:
@@ -25,50 +42,71 @@ def run_compare(inputs, outdir: str, *, methods: Sequence[str] = SKY_METHODS,
                 frame: FrameOptions = FrameOptions(final_wcs=False), build: bool = False,
                 overwrite: bool = False, pictures: bool = True, jobs: int | None = None,
                 dask: Any = None, progress: Callable[[str, int, int], None] | None = None,
-                drizzle: dict | None = None, **sky_options: Any) -> DrizzleRun:
-    """All sky methods on the same inputs, one mosaic each, a table, plots and a page.
+                drizzle: dict | None = None, sky_model: str | Sequence[str] = "constant",
+                **sky_options: Any) -> DrizzleRun:
+    """All sky methods (and models) on the same inputs, one mosaic each, a table, plots and a page.
 
     Skies are computed once for all methods (shared statistics) without touching the
-    inputs, so no method's header value leaks into another; each mosaic is drizzled with
-    its own method's skies and pixel maps are shared between the mosaics.
-    Writes into ``outdir``: ``PREFIX_METHOD_drz_{sci,wht,ctx}.fits``,
-    ``mdrizsky_methods.csv`` (the notebook's columns), ``PREFIX_mdrizsky.png``,
-    ``PREFIX_METHOD_mosaic.png``, ``PREFIX_methods.gif`` and ``index.html``.
+    inputs, so no method's header value leaks into another.  One mosaic per method x
+    sky model (``sky_model='constant,plane'`` or a list); all of them share one
+    resampling of the data, each subtracting its own chips' full sky models.
+    Writes into ``outdir``: ``PREFIX_METHOD[_MODEL]_drz_{sci,wht,ctx}.fits`` (the model
+    is in the name when several are compared), ``mdrizsky_methods.csv`` (the notebook's
+    columns), ``PREFIX_mdrizsky.png``, ``PREFIX_LABEL_mosaic.png``, ``PREFIX_methods.gif``
+    and ``index.html``.
     """
     import os as _os
 
-    from ..core._drizzle import drizzle_mosaics
     from ..io import comparison_table, write_index_html
 
     params = _drizzle_params(drizzle or {})
     methods = [canonical_method(m) for m in methods]
+    models = sky_model.split(",") if isinstance(sky_model, str) else list(sky_model)
+    models = list(dict.fromkeys(canonical_model(m) for m in models))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     chips = read_inputs(inputs, compat=compat is not None)
     prefix = prefix or default_prefix(chips)
     _os.makedirs(outdir, exist_ok=True)
-    names = {m: _os.path.join(outdir, f"{prefix}_{m.replace('+', '_')}") for m in methods}
-    _check_outputs(names.values(), chips, build, overwrite)
-    results, static = _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options)
+
+    def label_of(method: str, model: str) -> str:
+        return method if len(models) == 1 else f"{method}_{model}"
+
+    labels = {label_of(m, md): (m, md) for md in models for m in methods}
+    names = {lab: _os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}") for lab in labels}
+    _check_outputs(names.values(), chips, build, overwrite, _context_of(params, len(chips)))
+    fr = output_frame(chips, frame)
+    check_frame(fr, list(names.values()), n_inputs=len(chips), params=params)
+    results, static = {}, None
+    for md in models:
+        opts = dict(sky_options)
+        if md != "constant":
+            opts["sky_model"] = md
+        res_md, static = _skies_and_static(chips, methods, compat, jobs, dask, progress, opts)
+        for m in methods:
+            results[label_of(m, md)] = res_md[m]
     timings["sky (all methods)"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    fr = output_frame(chips, frame)
-    skies = {m: {c.name: c.sky for c in results[m].chips} for m in methods}
-    mosaics = drizzle_mosaics(chips, skies, fr, params=params, static_masks=static, progress=progress)
+    skies = {lab: {c.name: c.coefficients for c in results[lab].chips} for lab in labels}
+    mosaics = drizzle_products(
+        chips, skies, fr, names, params=params, static_masks=static, executor=make_executor(jobs, dask),
+        build=build, overwrite=overwrite, header_extra={lab: _frame_extra(frame) for lab in labels},
+        sky_info={lab: _sky_info(labels[lab][0], skies[lab], dict(results[lab].parameters)) for lab in labels},
+        progress=progress)
+    products = {lab: list(m.paths) for lab, m in mosaics.items()}
     timings["drizzle (all mosaics)"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    products = _write_mosaics(mosaics, chips, names, build=build, overwrite=overwrite,
-                              frame_opts=frame, method_of={m: m for m in methods})
     table = comparison_table(results, chips)
     csv = _os.path.join(outdir, "mdrizsky_methods.csv")
     write_table(table, csv)
     extras: dict[str, Any] = {"csv": csv}
-    timings["write products"] = time.perf_counter() - t2
+    timings["write table"] = time.perf_counter() - t2
     if pictures:
         from ..plotting import comparison_pictures
 
         t3 = time.perf_counter()
-        pics = comparison_pictures({m: mosaics[m].sci for m in methods}, table, outdir, prefix)
+        pics = comparison_pictures({lab: mosaics[lab].read_sci(max_side=PICTURE_MAX_SIDE) for lab in labels},
+                                   table, outdir, prefix)
         extras.update(pics)
         extras["html"] = write_index_html(
             _os.path.join(outdir, "index.html"), title=f"skymatch: sky methods compared ({prefix})",
