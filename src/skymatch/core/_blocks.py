@@ -41,7 +41,7 @@ from drizzle.resample import Drizzle
 from ..models import Chip
 from ._ctxtable import ContextIds, n_planes, set_plane_bits
 from ._masks import dq_good_mask
-from ._pixmap import WCS_LOCK, _segments, _upsample, grid_nodes
+from ._pixmap import _segments, _upsample, grid_nodes
 from ._skymodel import monomials, normalisation, order_of_coeffs
 
 __all__ = [
@@ -170,9 +170,9 @@ def kernel_reach(kernel: str, pixfrac: float) -> float:
 
 def _grid_positions(chip: Chip, frame_wcs, ys: np.ndarray, xs: np.ndarray):
     gx, gy = np.meshgrid(xs, ys)
-    with WCS_LOCK:
-        world = chip.wcs.pixel_to_world_values(gx.ravel(), gy.ravel())
-        tx, ty = frame_wcs.world_to_pixel_values(*world)
+    # astropy WCS objects are not documented as thread-safe: each call has its own copies.
+    world = chip.wcs.deepcopy().pixel_to_world_values(gx.ravel(), gy.ravel())
+    tx, ty = frame_wcs.deepcopy().world_to_pixel_values(*world)
     return np.asarray(tx, float).reshape(gy.shape), np.asarray(ty, float).reshape(gy.shape)
 
 
@@ -256,8 +256,7 @@ def piece_pixmap(chip: Chip, frame_wcs, piece: Piece, stepsize: int | None) -> n
     xs_all = grid_nodes(0, nx, int(stepsize)) if stepsize and stepsize > 1 else None
     if ys_all is None or ys_all.size < 2 or xs_all.size < 2:
         gx, gy = np.meshgrid(cols, rows)
-        with WCS_LOCK:
-            x, y = frame_wcs.world_to_pixel_values(*chip.wcs.pixel_to_world_values(gx, gy))
+        x, y = frame_wcs.deepcopy().world_to_pixel_values(*chip.wcs.deepcopy().pixel_to_world_values(gx, gy))
         return np.dstack([np.asarray(x, np.float64), np.asarray(y, np.float64)])
     ky, ty = _segments(ys_all, rows)
     kx, tx = _segments(xs_all, cols)
