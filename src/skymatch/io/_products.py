@@ -8,7 +8,6 @@ refused unless ``overwrite=True``.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +18,7 @@ from .._version import __version__
 from ..core._drizzle import Mosaic
 from ..exceptions import WriteError
 from ..models import Chip
+from ._atomic import atomic_write
 
 __all__ = ["product_suffix", "product_paths", "write_products", "hdrtab"]
 
@@ -127,19 +127,8 @@ def _output_header(mosaic: Mosaic, chips: Sequence[Chip], extra: dict) -> fits.H
 
 
 def _atomic_write(hdul: fits.HDUList, path: str, overwrite: bool) -> None:
-    if os.path.exists(path) and not overwrite:
-        raise WriteError(f"{path}: already exists; use --overwrite (overwrite=True) to replace it")
-    d = os.path.dirname(os.path.abspath(path)) or "."
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".skymatch-", suffix=".fits", dir=d)
-    os.close(fd)
-    try:
-        hdul.writeto(tmp, overwrite=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # One atomic writer for all of skymatch (io/_atomic.py): fsynced, umask permissions.
+    atomic_write(path, lambda fh: hdul.writeto(fh), overwrite=overwrite)
 
 
 def write_products(mosaic: Mosaic, chips: Sequence[Chip], output: str, *, build: bool = False,

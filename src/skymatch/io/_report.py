@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import html
 import os
-from typing import Iterable
+import warnings
+from typing import TYPE_CHECKING, Iterable
 
 from astropy.io import fits
 from astropy.table import Table
+from astropy.utils.exceptions import AstropyWarning
+
+from ._atomic import atomic_write_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._transaction import RunTransaction
 
 __all__ = ["write_index_html", "header_summary"]
 
 
 def write_index_html(path: str, *, title: str, table: Table, pictures: dict, products: dict,
-                     notes: Iterable[str] = ()) -> str:
-    """Write ``index.html`` linking the table, the plots, the GIF and the mosaics."""
+                     notes: Iterable[str] = (), transaction: "RunTransaction | None" = None) -> str:
+    """Write ``index.html`` linking the table, the plots, the GIF and the mosaics.
+
+    Links are relative to the page (final names, also when the run stages the files
+    in ``transaction``).
+    """
     base = os.path.dirname(os.path.abspath(path))
 
     def rel(p):
@@ -42,9 +53,10 @@ td,th{{border:1px solid #ccc;padding:2px 6px}} figure{{display:inline-block;marg
 <h2>Products</h2><ul>{prods}</ul>
 </body></html>
 """
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    return path
+    if transaction is not None:
+        data = text.encode("utf-8")
+        return transaction.write(path, lambda fh: fh.write(data))
+    return atomic_write_text(path, text)
 
 
 def header_summary(paths: Iterable[str]) -> Table:
@@ -59,7 +71,14 @@ def header_summary(paths: Iterable[str]) -> Table:
     keys = ["asn_id", "detector", "filter", "exptime"] + (["postarg1", "postarg2"] if flt else [])
     numeric = {"exptime", "postarg1", "postarg2"}
     cols: dict[str, list] = {"file": names}
-    heads = [fits.getheader(p, 0) for p in paths]
+    from ._fits import open_fits_checked
+
+    heads = []
+    for p in paths:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            with open_fits_checked(p) as hl:
+                heads.append(hl[0].header.copy())
     for k in keys:
         vals = [h.get(k.upper()) for h in heads]
         if k in numeric:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from astropy.table import Table
 
 from ..exceptions import WriteError
 from ..models import Chip, SkyResult
+from ._atomic import atomic_write
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._transaction import RunTransaction
 
 __all__ = ["sky_table", "comparison_table", "write_table", "NOTEBOOK_COLUMNS"]
 
@@ -63,13 +68,37 @@ def comparison_table(results: dict[str, SkyResult], chips: Sequence[Chip]) -> Ta
     return t
 
 
-def write_table(table: Table, path: str, *, overwrite: bool = True) -> None:
-    """Write ``table`` as CSV or ECSV (chosen by the extension of ``path``)."""
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in (".csv", ".ecsv"):
+def write_table(table: Table, path: str, *, overwrite: bool = True,
+                transaction: "RunTransaction | None" = None) -> str:
+    """Write ``table`` as CSV or ECSV (chosen by the extension of ``path``), atomically.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+    path : str
+        ``.csv`` or ``.ecsv``.
+    overwrite : bool
+        Replace an existing file.
+    transaction : RunTransaction, optional
+        Stage the file in this run (it appears when the run commits).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    from ._transaction import TABLE_FORMATS
+
+    fmt = TABLE_FORMATS.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
         raise WriteError(f"{path}: table files must end in .csv or .ecsv")
-    fmt = "ascii.ecsv" if ext == ".ecsv" else "ascii.csv"
-    try:
-        table.write(path, format=fmt, overwrite=overwrite)
-    except OSError as exc:
-        raise WriteError(f"{path}: cannot write the table ({exc})") from exc
+    buf = io.StringIO()
+    table.write(buf, format=fmt)
+    data = buf.getvalue().encode("utf-8")
+    if transaction is not None:
+        transaction.check_table(path)
+        return transaction.write(path, lambda fh: fh.write(data))
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise WriteError(f"{folder}: folder for the table does not exist; create it first")
+    return atomic_write(path, lambda fh: fh.write(data), overwrite=overwrite)

@@ -6,7 +6,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from ..core import SKY_METHODS, canonical_method
-from ..io import read_inputs, write_table
+from ..io import RunTransaction, read_inputs, transactional, write_table
 from ..models import Chip
 from ._mosaic import DrizzleRun, FrameOptions, _check_outputs, _drizzle_params, _skies_and_static, _write_mosaics, output_frame
 from ._sky import SkyRun
@@ -20,7 +20,8 @@ def default_prefix(chips: Sequence[Chip]) -> str:
     return f if f and f not in ("clear", "n/a") else "mosaic"
 
 
-def run_compare(inputs, outdir: str, *, methods: Sequence[str] = SKY_METHODS,
+@transactional
+def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[str] = SKY_METHODS,
                 compat: str | None = None, prefix: str | None = None,
                 frame: FrameOptions = FrameOptions(final_wcs=False), build: bool = False,
                 overwrite: bool = False, pictures: bool = True, jobs: int | None = None,
@@ -44,11 +45,12 @@ def run_compare(inputs, outdir: str, *, methods: Sequence[str] = SKY_METHODS,
     methods = [canonical_method(m) for m in methods]
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    chips = read_inputs(inputs, compat=compat is not None)
+    specs = txn.open_inputs(inputs, write=False)
+    txn.output_folder(outdir)  # created if needed, locked for this run
+    chips = read_inputs(specs, compat=compat is not None)
     prefix = prefix or default_prefix(chips)
-    _os.makedirs(outdir, exist_ok=True)
     names = {m: _os.path.join(outdir, f"{prefix}_{m.replace('+', '_')}") for m in methods}
-    _check_outputs(names.values(), chips, build, overwrite)
+    _check_outputs(names.values(), chips, build, overwrite, txn)
     results, static = _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options)
     timings["sky (all methods)"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -58,21 +60,23 @@ def run_compare(inputs, outdir: str, *, methods: Sequence[str] = SKY_METHODS,
     timings["drizzle (all mosaics)"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     products = _write_mosaics(mosaics, chips, names, build=build, overwrite=overwrite,
-                              frame_opts=frame, method_of={m: m for m in methods})
+                              frame_opts=frame, method_of={m: m for m in methods}, txn=txn)
     table = comparison_table(results, chips)
     csv = _os.path.join(outdir, "mdrizsky_methods.csv")
-    write_table(table, csv)
+    write_table(table, csv, transaction=txn)
     extras: dict[str, Any] = {"csv": csv}
     timings["write products"] = time.perf_counter() - t2
     if pictures:
-        from ..plotting import comparison_pictures
+        from ..io import save_comparison_pictures
+        from ..plotting import comparison_figures
 
         t3 = time.perf_counter()
-        pics = comparison_pictures({m: mosaics[m].sci for m in methods}, table, outdir, prefix)
+        pics = save_comparison_pictures(comparison_figures({m: mosaics[m].sci for m in methods}, table),
+                                        outdir, prefix, transaction=txn)
         extras.update(pics)
         extras["html"] = write_index_html(
             _os.path.join(outdir, "index.html"), title=f"skymatch: sky methods compared ({prefix})",
-            table=table, pictures=pics, products=products,
+            table=table, pictures=pics, products=products, transaction=txn,
             notes=[f"{len(chips)} chips; compat={compat or 'none'}; frame {fr.shape[1]} x {fr.shape[0]} px",
                    "MDRIZSKY in each input's data units; the mosaics share one display stretch."])
         timings["pictures"] = time.perf_counter() - t3

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 from ..core import canonical_method
 from ..core._executor import make_executor
-from ..io import check_writable, read_inputs, write_sky
+from ..io import RunTransaction, read_inputs, transactional, write_sky
 from ..models import Chip
 from ._sky import SkyRun, _sky_options
 
@@ -72,35 +72,40 @@ def _drizzle_params(opts: dict):
     return DrizzleParams(**opts)
 
 
-def _write_mosaics(mosaics, chips, names: dict[str, str], *, build, overwrite, frame_opts, method_of):
-    from ..io import write_products
+def _write_mosaics(mosaics, chips, names: dict[str, str], *, build, overwrite, frame_opts, method_of,
+                   txn: RunTransaction):
+    """Write each mosaic's products into the run's staging folder (renamed into place
+    when the run commits); returns their final paths."""
+    import os as _os
+
+    from ..io import card, product_paths, product_suffix, write_products
 
     products = {}
     for label, mosaic in mosaics.items():
-        extra = {"SKYMETH": (method_of.get(label, label), "sky method of the subtracted MDRIZSKY")}
+        extra = {"SKYMETH": card("SKYMETH", method_of.get(label, label))}
         if frame_opts.final_wcs and frame_opts.rot is not None:
             extra["orientat"] = frame_opts.rot
-        products[label] = write_products(mosaic, chips, names[label], build=build,
-                                         overwrite=overwrite, header_extra=extra)
+        finals = product_paths(names[label], product_suffix(chips), build=build)
+        staged = [txn.staging_path(p) for p in finals.values()]
+        stage_name = _os.path.join(_os.path.dirname(staged[0]), _os.path.basename(names[label]))
+        written = write_products(mosaic, chips, stage_name, build=build, overwrite=True,
+                                 header_extra=extra)
+        products[label] = txn.adopt(written)
     return products
 
 
-def _check_outputs(names, chips, build, overwrite):
-    import os as _os
-
-    from ..exceptions import WriteError
+def _check_outputs(names, chips, build, overwrite, txn: RunTransaction):
+    """Validate every product path (folder, overwrite) before any work."""
     from ..io import product_paths, product_suffix
 
-    if overwrite:
-        return
     suffix = product_suffix(chips)
     for name in names:
-        for p in product_paths(name, suffix, build=build).values():
-            if _os.path.exists(p):
-                raise WriteError(f"{p}: already exists; use --overwrite to replace it")
+        txn.check_products(product_paths(name, suffix, build=build).values(), overwrite=overwrite)
 
 
-def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), skysub: bool = True,
+@transactional
+def run_drizzle(txn: RunTransaction, inputs, output: str, *, frame: FrameOptions = FrameOptions(),
+                skysub: bool = True,
                 use_static: bool = False, build: bool = False, overwrite: bool = False,
                 progress: Callable[[str, int, int], None] | None = None,
                 **drizzle_options: Any) -> DrizzleRun:
@@ -131,8 +136,8 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
     params = _drizzle_params(drizzle_options)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    chips = read_inputs(inputs)
-    _check_outputs([output], chips, build, overwrite)
+    chips = read_inputs(txn.open_inputs(inputs, write=False))
+    _check_outputs([output], chips, build, overwrite, txn)
     skies, done = {}, {}
     for c in chips:
         v = c.meta.get("MDRIZSKY", 0.0)
@@ -144,7 +149,7 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
                               already_subtracted=done, progress=progress)
     timings["drizzle"] = time.perf_counter() - t0
     products = _write_mosaics(mosaics, chips, {"mosaic": output}, build=build, overwrite=overwrite,
-                              frame_opts=frame, method_of={"mosaic": "header MDRIZSKY"})
+                              frame_opts=frame, method_of={"mosaic": "header MDRIZSKY"}, txn=txn)
     timings["total"] = time.perf_counter() - t0
     return DrizzleRun(mosaics=mosaics, products=products, frame=fr, chips=tuple(chips), timings=timings)
 
@@ -167,7 +172,8 @@ def _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options)
     return results, static
 
 
-def run(inputs, output: str, *, method: str = "localmin", compat: str | None = None,
+@transactional
+def run(txn: RunTransaction, inputs, output: str, *, method: str = "localmin", compat: str | None = None,
         readonly: bool = False, frame: FrameOptions = FrameOptions(), build: bool = False,
         overwrite: bool = False, jobs: int | None = None, dask: Any = None,
         progress: Callable[[str, int, int], None] | None = None,
@@ -182,20 +188,18 @@ def run(inputs, output: str, *, method: str = "localmin", compat: str | None = N
     params = _drizzle_params(drizzle or {})
     method = canonical_method(method)
     t0 = time.perf_counter()
-    chips = read_inputs(inputs, compat=compat is not None)
-    _check_outputs([output], chips, build, overwrite)
-    if not readonly:
-        check_writable(c.source[0] for c in chips if c.source)
+    chips = read_inputs(txn.open_inputs(inputs, write=not readonly), compat=compat is not None)
+    _check_outputs([output], chips, build, overwrite, txn)
     results, static = _skies_and_static(chips, [method], compat, jobs, dask, progress, sky_options)
     result = results[method]
     t1 = time.perf_counter()
-    written = [] if readonly else write_sky(result, chips, progress=progress)
+    written = [] if readonly else write_sky(result, chips, progress=progress, transaction=txn)
     skyrun = SkyRun(results=results, chips=tuple(chips), written=tuple(written),
                     timings={"sky": t1 - t0})
     fr = output_frame(chips, frame)
     mosaics = drizzle_mosaics(chips, {method: {c.name: c.sky for c in result.chips}}, fr,
                               params=params, static_masks=static, progress=progress)
     products = _write_mosaics(mosaics, chips, {method: output}, build=build, overwrite=overwrite,
-                              frame_opts=frame, method_of={method: method})
+                              frame_opts=frame, method_of={method: method}, txn=txn)
     return DrizzleRun(mosaics=mosaics, products=products, frame=fr, chips=tuple(chips), sky=skyrun,
                       timings={"sky": t1 - t0, "total": time.perf_counter() - t0})

@@ -11,11 +11,12 @@ from ..core import SKY_METHODS, canonical_method, sky_methods, user_sky_result
 from ..core._executor import make_executor
 from ..exceptions import ParameterError
 from ..io import (
-    check_writable,
+    RunTransaction,
     read_inputs,
     read_skyfile,
     read_skyuser,
     sky_table,
+    transactional,
     write_sky,
     write_table,
 )
@@ -128,14 +129,18 @@ def run_sky_methods(
                 progress=progress, sky_options=_sky_options(sky_options))
 
 
-def _run(inputs, methods, *, compat, readonly, subtract, skyfile, skyuser, table, jobs,
-         dask, progress, sky_options) -> SkyRun:
+@transactional
+def _run(txn: RunTransaction, inputs, methods, *, compat, readonly, subtract, skyfile, skyuser,
+         table, jobs, dask, progress, sky_options) -> SkyRun:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    chips = read_inputs(inputs, compat=compat is not None)
+    # The run's transaction: inputs locked (and checked writable), outputs validated,
+    # before anything is read or computed; everything is written at commit.
+    specs = txn.open_inputs(inputs, write=not readonly)
+    if table:
+        txn.check_table(table)
+    chips = read_inputs(specs, compat=compat is not None)
     timings["read headers"] = time.perf_counter() - t0
-    if not readonly:
-        check_writable(c.source[0] for c in chips if c.source)
     t1 = time.perf_counter()
     if methods == ["user"]:
         if skyfile:
@@ -155,8 +160,8 @@ def _run(inputs, methods, *, compat, readonly, subtract, skyfile, skyuser, table
     if not readonly:
         t2 = time.perf_counter()
         written = write_sky(next(iter(results.values())), chips, subtract=subtract,
-                            progress=progress)
+                            progress=progress, transaction=txn)
         timings["write headers"] = time.perf_counter() - t2
     if table:
-        write_table(sky_table(next(iter(results.values())), chips), table)
+        write_table(sky_table(next(iter(results.values())), chips), table, transaction=txn)
     return SkyRun(results=results, chips=tuple(chips), written=tuple(written), timings=timings)

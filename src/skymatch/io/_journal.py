@@ -1,0 +1,570 @@
+"""Header updates of many files, all or nothing, at the cost of their headers.
+
+A :class:`HeaderBatch` collects ``{file: {extension: {keyword: (value, comment)}}}``
+updates.  Staging computes each file's new header blocks; when they still fit the
+blocks the header occupies (after dropping or adding blank cards), the update is a
+*patch* of those bytes in place, otherwise (a header that grew past its blocks, a
+``CHECKSUM``, new pixel data) the file is rewritten to a locked temporary copy beside it.
+
+Commit is the protocol of a database's undo journal:
+
+1. every rewritten file gets a hard link to its current inode (the backup);
+2. a journal, ``.skymatch-journal-<pid>-<random>.tmp`` in each folder involved, is written
+   and fsynced: the old bytes of every patch, every backup and copy, and the names of
+   all the batch's journals, then a SHA-256 of it all; its writer holds an ``flock`` on
+   it for as long as it lives;
+3. the patches are written in place (one ``fsync`` per file) and the copies renamed over
+   their originals;
+4. the journals are deleted: that is the commit point; then the backups.
+
+A run killed in 3 (or before 4 ends) leaves a journal whose lock is free:
+:func:`recover_directory`, called by every later run that touches the folder, restores
+every file the journal lists to its old bytes (idempotent; a file changed since by
+somebody else is reported, not overwritten) and removes the leftovers.  A journal
+without its final checksum was never acted upon and is simply deleted.  So after a
+crash every file of the batch is old, or every file is new.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyError
+from astropy.utils.exceptions import AstropyWarning
+
+from ..exceptions import InputError, WriteError
+from ._atomic import (TMP_PREFIX, describe_os_error, fsync_dir, is_orphan, locked_temp,
+                      temp_owner_pid, write_error)
+
+__all__ = ["HeaderBatch", "recover_directory", "journal_references", "RESERVE_CARDS",
+           "is_compressed"]
+
+#: Free card slots left in a header that has to be rewritten, so that later updates
+#: fit in place.
+RESERVE_CARDS = 36
+_BLOCK = 2880
+_JOURNAL_KIND = "journal"
+_MAGIC = "skymatch-journal"
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"PK\x03\x04")
+
+
+def is_compressed(path: str) -> bool:
+    """True for gzip, bzip2 or zip files (astropy reads them; nobody can patch them)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False
+    return any(head.startswith(m) for m in _COMPRESSED_MAGIC)
+
+
+@dataclass
+class _Patch:
+    offset: int
+    old: bytes
+    new: bytes
+
+
+@dataclass
+class _FilePlan:
+    path: str  # the real path (symbolic links resolved)
+    label: str  # as the user named it
+    st: os.stat_result
+    patches: list[_Patch] = field(default_factory=list)
+    tmp: str | None = None
+    tmp_fd: int = -1
+    backup: str | None = None
+    applied: bool = False
+
+
+def _set_cards(hdr: fits.Header, cards: Mapping[str, tuple], label: str) -> None:
+    for key, value in cards.items():
+        if value is None or value[0] is None:
+            hdr.remove(key, ignore_missing=True, remove_all=True)
+        else:
+            hdr[key] = value
+
+
+def _check_cards(hdr: fits.Header, label: str) -> None:
+    """Every card must parse: astropy would otherwise rewrite a broken card silently."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        for card in hdr.cards:
+            try:
+                card.value  # noqa: B018 - parsing is the check
+            except (VerifyError, ValueError) as exc:
+                raise InputError(f"{label}: header card {card.keyword!r} is not valid FITS "
+                                 f"({card.image.rstrip()!r}); fix or delete that card") from exc
+
+
+def _fill_to(hdr: fits.Header, span: int) -> bytes | None:
+    """The header's bytes padded with blank cards to exactly ``span`` bytes, or None."""
+    text = hdr.tostring().encode("ascii")
+    if len(text) > span:
+        return None
+    if len(text) < span:
+        ncards = len(hdr.cards) + 1  # END
+        blanks = span // 80 - ncards
+        hdr = hdr.copy()
+        for _ in range(blanks):
+            hdr.append(fits.Card(), useblanks=False, bottom=True)
+        text = hdr.tostring().encode("ascii")
+        if len(text) != span:
+            return None
+    return text
+
+
+def _reserve(hdr: fits.Header) -> fits.Header:
+    """``hdr`` with at least :data:`RESERVE_CARDS` free slots (blank cards at the end)."""
+    free = 0
+    for card in reversed(hdr.cards):
+        if card.keyword == "" and not str(card.value).strip():
+            free += 1
+        else:
+            break
+    out = hdr.copy()
+    for _ in range(max(0, RESERVE_CARDS - free)):
+        out.append(fits.Card(), useblanks=False, bottom=True)
+    return out
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+def _pread_all(fd: int, n: int, offset: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = os.pread(fd, n - len(out), offset + len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+class HeaderBatch:
+    """Staged header (and data) updates of several files, committed all or nothing.
+
+    Examples
+    --------
+    >>> batch = HeaderBatch()                                        # doctest: +SKIP
+    >>> batch.stage("a_flt.fits", {("SCI", 1): {"MDRIZSKY": (1.5, "sky")}})
+    >>> batch.commit()
+    """
+
+    def __init__(self) -> None:
+        self._plans: dict[str, _FilePlan] = {}
+
+    @property
+    def paths(self) -> list[str]:
+        """Real paths of the staged files."""
+        return list(self._plans)
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    # ------------------------------------------------------------ staging
+    def stage(self, path: str, updates: Mapping[object, Mapping[str, tuple]], *,
+              data_updates: Mapping[object, np.ndarray] | None = None) -> str:
+        """Prepare the update of one file (nothing is written to it yet).
+
+        Parameters
+        ----------
+        path : str
+            The file (a symbolic link is followed: its target is updated, the link kept).
+        updates : mapping
+            ``{extension: {keyword: (value, comment)}}``; a value of None removes the
+            keyword.  Extensions as astropy accepts them (index or ``(EXTNAME, EXTVER)``).
+        data_updates : mapping, optional
+            ``{extension: new data}``; forces a full rewrite.
+
+        Returns
+        -------
+        str
+            ``'patch'`` or ``'rewrite'``.
+        """
+        real = os.path.realpath(path)
+        if real in self._plans:
+            raise WriteError(f"{path}: staged twice in one batch")
+        if is_compressed(real):
+            raise WriteError(f"{path}: compressed files cannot be updated; decompress it "
+                             "(gunzip) or use --readonly")
+        try:
+            plan = _FilePlan(real, path, os.stat(real))
+        except OSError as exc:
+            raise write_error(path, exc, action="cannot prepare the update") from None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AstropyWarning)
+                with fits.open(real, memmap=True, lazy_load_hdus=False) as hdul:
+                    self._stage_open(plan, hdul, updates, data_updates)
+        except OSError as exc:
+            self._drop(plan)
+            raise write_error(path, exc, action="cannot prepare the update") from None
+        except BaseException:
+            self._drop(plan)
+            raise
+        self._plans[real] = plan
+        return "rewrite" if plan.tmp else "patch"
+
+    def _stage_open(self, plan: _FilePlan, hdul, updates, data_updates) -> None:
+        new_headers = {}
+        in_place = not data_updates
+        for ext, cards in updates.items():
+            idx = hdul.index_of(ext)
+            label = f"{plan.label}[{idx}]"
+            hdr = hdul[idx].header.copy()
+            _check_cards(hdr, label)
+            _set_cards(hdr, cards, label)
+            new_headers[idx] = hdr
+            if "CHECKSUM" in hdr or "DATASUM" in hdr:
+                in_place = False
+        if in_place:
+            fd = os.open(plan.path, os.O_RDONLY)
+            try:
+                for idx, hdr in new_headers.items():
+                    info = hdul.fileinfo(idx)
+                    span = info["datLoc"] - info["hdrLoc"]
+                    text = _fill_to(hdr, span)
+                    if text is None:
+                        in_place = False
+                        break
+                    old = _pread_all(fd, span, info["hdrLoc"])
+                    if old != text:
+                        plan.patches.append(_Patch(info["hdrLoc"], old, text))
+            finally:
+                os.close(fd)
+        if in_place:
+            return
+        plan.patches = []
+        out = fits.HDUList([h.copy() for h in hdul])
+        for idx, hdr in new_headers.items():
+            out[idx].header = _reserve(hdr)
+        for ext, data in (data_updates or {}).items():
+            out[hdul.index_of(ext)].data = data
+        checksum = any("CHECKSUM" in h.header for h in hdul)
+        directory = os.path.dirname(plan.path)
+        plan.tmp_fd, plan.tmp = locked_temp(directory, "copy")
+        with os.fdopen(plan.tmp_fd, "wb", closefd=False) as fh:
+            out.writeto(fh, checksum=checksum, output_verify="silentfix")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.fchmod(plan.tmp_fd, plan.st.st_mode & 0o7777)
+        try:
+            os.fchown(plan.tmp_fd, plan.st.st_uid, plan.st.st_gid)
+        except OSError:
+            pass
+
+    def _drop(self, plan: _FilePlan | None) -> None:
+        if plan is None:
+            return
+        if plan.tmp:
+            _unlink(plan.tmp)
+            plan.tmp = None
+        if plan.tmp_fd >= 0:
+            os.close(plan.tmp_fd)
+            plan.tmp_fd = -1
+
+    def abort(self) -> None:
+        """Forget every staged update (nothing was written to the files)."""
+        for plan in self._plans.values():
+            self._drop(plan)
+            if plan.backup:
+                _unlink(plan.backup)
+                plan.backup = None
+        self._plans.clear()
+
+    # ------------------------------------------------------------ commit
+    def commit(self) -> list[str]:
+        """Write every staged update, all or nothing; returns the files changed (as named).
+
+        Raises
+        ------
+        WriteError
+            The file system refused; every file is then as it was (or, if even the
+            rollback failed, a journal is left for the next run to restore them).
+        """
+        plans = [p for p in self._plans.values() if p.patches or p.tmp]
+        if not plans:
+            self.abort()
+            return []
+        journals: list[tuple[int, str]] = []
+        try:
+            for p in plans:
+                if p.tmp:
+                    p.backup = _link_backup(p.path)
+            dirs = sorted({os.path.dirname(p.path) for p in plans})
+            for d in dirs:
+                journals.append(locked_temp(d, _JOURNAL_KIND))
+            doc = _journal_doc(plans, [j for _, j in journals])
+            for fd, _ in journals:
+                _pwrite_all(fd, doc, 0)
+                os.fsync(fd)
+            for d in dirs:
+                fsync_dir(d)
+        except BaseException as exc:
+            for fd, j in journals:
+                _unlink(j)
+                os.close(fd)
+            self.abort()
+            if isinstance(exc, OSError):
+                raise write_error(plans[0].label, exc, action="cannot start the update") from None
+            raise
+        try:
+            for p in plans:
+                _apply(p)
+            for d in dirs:
+                fsync_dir(d)
+        except BaseException as exc:
+            try:
+                for p in plans:
+                    _rollback_plan(p)
+            except BaseException as exc2:  # leave the journals for the next run
+                for fd, _ in journals:
+                    os.close(fd)
+                raise WriteError(
+                    f"{plans[0].label}: update failed ({_why(exc)}) and so did the rollback "
+                    f"({_why(exc2)}); the next skymatch run in that folder restores the files") from None
+            for fd, j in journals:
+                _unlink(j)
+                os.close(fd)
+            self.abort()
+            if isinstance(exc, OSError):
+                raise write_error(plans[0].label, exc, action="cannot update") from None
+            raise
+        # Commit point: the journals go; then the backups.
+        for fd, j in journals:
+            _unlink(j)
+        for d in dirs:
+            fsync_dir(d)
+        for fd, _ in journals:
+            os.close(fd)
+        for p in plans:
+            if p.backup:
+                _unlink(p.backup)
+                p.backup = None
+            if p.tmp_fd >= 0:
+                os.close(p.tmp_fd)
+                p.tmp_fd = -1
+            p.tmp = None
+        done = [p.label for p in plans]
+        self._plans.clear()
+        return done
+
+
+def _why(exc: BaseException) -> str:
+    return describe_os_error(exc) if isinstance(exc, OSError) else (str(exc) or type(exc).__name__)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _link_backup(path: str) -> str:
+    directory = os.path.dirname(path)
+    for _ in range(100):
+        name = os.path.join(directory, f"{TMP_PREFIX}old-{os.getpid()}-{os.urandom(6).hex()}.tmp")
+        try:
+            os.link(path, name)
+            return name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "cannot create a backup link", path)
+
+
+def _journal_doc(plans: list[_FilePlan], journals: list[str]) -> bytes:
+    files = []
+    for p in plans:
+        files.append({
+            "path": p.path, "dev": p.st.st_dev, "ino": p.st.st_ino, "size": p.st.st_size,
+            "patches": [{"offset": x.offset, "old": base64.b64encode(x.old).decode("ascii"),
+                         "new": base64.b64encode(x.new).decode("ascii")} for x in p.patches],
+            "tmp": p.tmp, "backup": p.backup,
+        })
+    body = json.dumps({"format": _MAGIC, "version": 1, "pid": os.getpid(),
+                       "journals": journals, "files": files}, indent=0).encode("utf-8")
+    return body + b"\n#sha256:" + hashlib.sha256(body).hexdigest().encode("ascii") + b"\n"
+
+
+def _apply(p: _FilePlan) -> None:
+    p.applied = True
+    if p.tmp:
+        os.replace(p.tmp, p.path)
+        return
+    fd = os.open(p.path, os.O_WRONLY)
+    try:
+        for x in p.patches:
+            _pwrite_all(fd, x.new, x.offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _rollback_plan(p: _FilePlan) -> None:
+    if not p.applied:
+        return
+    _restore({"path": p.path, "dev": p.st.st_dev, "ino": p.st.st_ino,
+              "patches": [{"offset": x.offset, "old": x.old, "new": x.new} for x in p.patches],
+              "tmp": p.tmp, "backup": p.backup}, live=True)
+    p.backup = None
+
+
+class _Unrecoverable(Exception):
+    pass
+
+
+def _torn(cur: bytes, old: bytes, new: bytes) -> bool:
+    """``cur`` is the new bytes, or a prefix of them followed by the old ones (a write
+    cut short)."""
+    if len(cur) != len(old) or len(new) != len(old):
+        return False
+    k = 0
+    while k < len(cur) and cur[k] == new[k]:
+        k += 1
+    return cur[k:] == old[k:]
+
+
+def _b(value) -> bytes:
+    return value if isinstance(value, bytes) else base64.b64decode(value)
+
+
+def _restore(entry: dict, *, live: bool = False) -> None:
+    """Put one journalled file back to its old bytes (idempotent)."""
+    path = entry["path"]
+    backup, tmp = entry.get("backup"), entry.get("tmp")
+    if backup or tmp:
+        if backup and os.path.exists(backup):
+            os.replace(backup, path)
+        else:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) != (entry["dev"], entry["ino"]):
+                raise _Unrecoverable(f"{path}: replaced since the interrupted update and its "
+                                     "backup is gone")
+        if tmp:
+            _unlink(tmp)
+        fsync_dir(os.path.dirname(path))
+        return
+    patches = entry.get("patches") or []
+    if not patches:
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (entry["dev"], entry["ino"]):
+            raise _Unrecoverable(f"{path}: is another file than the one the interrupted update "
+                                 "changed")
+        todo = []
+        for x in patches:
+            old, new = _b(x["old"]), _b(x["new"])
+            cur = _pread_all(fd, len(old), int(x["offset"]))
+            if cur == old:
+                continue
+            if not live and not _torn(cur, old, new):
+                raise _Unrecoverable(f"{path}: header changed by another program since the "
+                                     "interrupted update")
+            todo.append((int(x["offset"]), old))
+        for offset, old in todo:
+            _pwrite_all(fd, old, offset)
+        if todo:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_journal(path: str) -> dict | None:
+    """The journal's content, or None when it is incomplete (never acted upon)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    body, sep, tail = raw.rpartition(b"\n#sha256:")
+    if not sep or tail.strip() != hashlib.sha256(body).hexdigest().encode("ascii"):
+        return None
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and doc.get("format") == _MAGIC else None
+
+
+def _journals_in(directory: str) -> list[str]:
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return []
+    return sorted(os.path.join(directory, n) for n in names
+                  if n.startswith(f"{TMP_PREFIX}{_JOURNAL_KIND}-") and n.endswith(".tmp"))
+
+
+def journal_references(directory: str) -> set[str]:
+    """Every temporary file named by a journal in ``directory`` (not to be cleaned)."""
+    refs: set[str] = set()
+    for j in _journals_in(directory):
+        doc = _read_journal(j)
+        if doc is None:
+            continue
+        for f in doc.get("files", []):
+            for key in ("tmp", "backup"):
+                if f.get(key):
+                    refs.add(f[key])
+    return refs
+
+
+def recover_directory(directory: str) -> list[str]:
+    """Roll back every update in ``directory`` that a killed skymatch run left half done.
+
+    Returns the files restored to their state before that run.
+
+    Raises
+    ------
+    WriteError
+        A journal cannot be applied (no write permission, or a file was changed by
+        another program since): it is kept and the message names the file.
+    """
+    restored: list[str] = []
+    for j in _journals_in(directory):
+        if not os.path.exists(j) or not is_orphan(j):
+            continue
+        doc = _read_journal(j)
+        if doc is None:
+            # Incomplete: the run died while writing it, before touching any file.
+            _unlink(j)
+            continue
+        try:
+            for entry in doc.get("files", []):
+                _restore(entry)
+                restored.append(entry["path"])
+        except _Unrecoverable as exc:
+            raise WriteError(f"{exc}; an interrupted skymatch update cannot be undone safely: "
+                             f"check the file, then delete {j}") from None
+        except OSError as exc:
+            raise WriteError(f"{j}: cannot undo an interrupted skymatch update "
+                             f"({describe_os_error(exc)}); run skymatch with write access to "
+                             "that folder") from None
+        for entry in doc.get("files", []):
+            for key in ("tmp", "backup"):
+                if entry.get(key):
+                    _unlink(entry[key])
+        for other in doc.get("journals", []):
+            if other != j and temp_owner_pid(other) == temp_owner_pid(j):
+                _unlink(other)
+        _unlink(j)
+        fsync_dir(directory)
+    return restored
