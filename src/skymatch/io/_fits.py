@@ -156,26 +156,45 @@ def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
                 raise InputError(f"{path}: compressed file is truncated or corrupt "
                                  f"({_short(exc)}); download or copy it again") from exc
             raise InputError(f"{path}: {_fits_problem(path, size)} ({_short(exc)})") from exc
-    try:
-        if not compressed:
+        try:
+            for w in caught:
+                if "non-ASCII" in str(w.message):
+                    raise InputError(f"{path}: corrupt header (non-ASCII bytes where FITS allows "
+                                     "only ASCII text); download or copy it again")
+            # Before anything asks astropy for sizes: its verification "fixes" broken
+            # cards in memory (an unparsable number becomes a string) without a word.
             for i, hdu in enumerate(hdul):
-                info = hdul.fileinfo(i)
-                if info is not None and info["datLoc"] + info["datSpan"] > size:
-                    raise InputError(
-                        f"{path}[{i}]: file is truncated ({size:,} bytes, extension {i} needs "
-                        f"{info['datLoc'] + info['datSpan']:,}); download or copy it again")
-        for w in caught:
-            text = str(w.message)
-            if "truncated" in text.lower():
-                raise InputError(f"{path}[{len(hdul) - 1}]: file is truncated ({_short(w.message)}); "
-                                 "download or copy it again")
-            if "non-ASCII" in text:
-                raise InputError(f"{path}: corrupt header (non-ASCII bytes where FITS allows only "
-                                 "ASCII text); download or copy it again")
-    except InputError:
-        hdul.close()
-        raise
+                _check_header(hdu.header, f"{path}{_ext_label(hdu.header, i)}")
+            if not compressed:
+                for i in range(len(hdul)):
+                    try:
+                        info = hdul.fileinfo(i)
+                    except (VerifyError, ValueError, TypeError, KeyError) as exc:
+                        raise InputError(f"{path}[{i}]: header cannot be read ({_short(exc)}); "
+                                         "fix the file") from exc
+                    if info is not None and info["datLoc"] + info["datSpan"] > size:
+                        raise InputError(
+                            f"{path}[{i}]: file is truncated ({size:,} bytes, extension {i} needs "
+                            f"{info['datLoc'] + info['datSpan']:,}); download or copy it again")
+            for w in caught:
+                if "truncated" in str(w.message).lower():
+                    raise InputError(f"{path}[{len(hdul) - 1}]: file is truncated "
+                                     f"({_short(w.message)}); download or copy it again")
+        except InputError:
+            hdul.close()
+            raise
     return hdul
+
+
+def _ext_label(hdr: fits.Header, index: int) -> str:
+    """``[SCI,1]`` for a named extension, else ``[index]``."""
+    try:
+        name, ver = hdr.get("EXTNAME"), hdr.get("EXTVER", 1)
+    except (VerifyError, ValueError):
+        return f"[{index}]"
+    if isinstance(name, str) and name.strip() and index > 0:
+        return f"[{name.strip()},{ver}]"
+    return f"[{index}]"
 
 
 def _check_header(hdr: fits.Header, label: str) -> None:
@@ -190,8 +209,9 @@ def _check_header(hdr: fits.Header, label: str) -> None:
             try:
                 card.value  # noqa: B018 - parsing is the check
             except (VerifyError, ValueError) as exc:
+                raw = str(getattr(card, "_image", None) or "")[10:].strip()[:30]
                 raise InputError(f"{label}: keyword {key} has an unparsable value "
-                                 f"({card.image[10:].strip()[:30]!r}); fix or delete that card") from exc
+                                 f"({raw!r}); fix or delete that card") from exc
 
 
 _KEY_RE = re.compile(r"^[A-Z0-9_-]{1,8}$|^HIERARCH ")
@@ -290,98 +310,108 @@ def read_chips(spec: InputSpec | str, *, compat: bool = False,
     if isinstance(spec, str):
         spec = InputSpec(spec)
     path = spec.path
-    base = os.path.basename(path)
     st = os.stat(path) if os.path.exists(path) else None
     collect = unknown_units is not None
     unknown: list = unknown_units if collect else []
-    with open_fits_checked(path) as hdul:
-        idxs, is_mef = _image_hdus(hdul, path)
-        if spec.masks and len(spec.masks) not in (1, len(idxs)):
-            raise InputError(f"{path}: {len(spec.masks)} mask files for {len(idxs)} chips; give one per chip")
-        prim = hdul[0].header
-        _check_header(prim, f"{base}[0]")
-        unmapped = is_compressed(path) or any(
-            k in hdul[i].header for i in idxs for k in _SCALING)
-        chips = []
-        for k, i in enumerate(idxs):
-            hdr = hdul[i].header
-            ver = int(hdr.get("EXTVER", 1)) if isinstance(hdr.get("EXTVER", 1), int) else 1
-            label = f"{base}[SCI,{ver}]" if is_mef else f"{base}[{i}]"
-            if i != 0:
-                _check_header(hdr, label)
-            naxis = int(hdr.get("NAXIS", 0))
-            if naxis != 2:
-                shape = tuple(int(hdr.get(f"NAXIS{n}", 0)) for n in range(naxis, 0, -1))
-                raise InputError(f"{label}: data are {naxis}-D (shape {shape}); skymatch needs 2-D images")
-            if hdr.get("BITPIX") not in (8, 16, 32, 64, -32, -64):
-                raise InputError(f"{label}: unsupported BITPIX={hdr.get('BITPIX')}; data must be numeric")
-            shape = (int(hdr["NAXIS2"]), int(hdr["NAXIS1"]))
-            if min(shape) < 1:
-                raise InputError(f"{label}: image of shape {shape} has no pixels")
-            _check_wcs_keywords(hdr, label)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", AstropyWarning)
-                    wcs = WCS(hdr, fobj=hdul)
-            except Exception as exc:  # astropy raises many types for bad WCS headers
-                raise InputError(f"{label}: cannot build a WCS ({_short(exc)}); fix the WCS keywords") from exc
-            if not wcs.has_celestial or wcs.naxis != 2:
-                ctypes = [hdr.get("CTYPE1", "none"), hdr.get("CTYPE2", "none")]
-                raise InputError(
-                    f"{label}: no celestial WCS (CTYPE1/2 = {ctypes[0]!r}, {ctypes[1]!r}); "
-                    "give images with RA/Dec WCS keywords")
-            wcs.pixel_shape = (shape[1], shape[0])
-            instrument = str(prim.get("INSTRUME", hdr.get("INSTRUME", ""))).strip().upper()
-            detector = str(prim.get("DETECTOR", hdr.get("DETECTOR", ""))).strip().upper()
-            bunit = hdr.get("BUNIT", prim.get("BUNIT"))
-            raw_exptime = prim.get("EXPTIME", hdr.get("EXPTIME"))
-            exptime = float(raw_exptime) if isinstance(raw_exptime, (int, float)) and \
-                not isinstance(raw_exptime, bool) else None
-            kind = classify_units(bunit, instrument=instrument, detector=detector, compat=compat)
-            problem = exptime_problem(kind, raw_exptime)
-            if problem:
-                raise InputError(f"{label}: keyword EXPTIME {problem} but the data are counts "
-                                 f"(BUNIT = {bunit!r}); set EXPTIME to the exposure time in seconds, "
-                                 "or BUNIT to a rate")
-            if kind == "unknown" and not compat:
-                unknown.append((label, bunit))
-            pscale = _pixel_scale(hdr, prim, wcs)
-            if not (math.isfinite(pscale) and pscale > 0):
-                raise InputError(f"{label}: pixel scale {pscale!r} arcsec is not usable; fix the WCS")
-            conv = brightness_conversion(kind, pscale, exptime, compat=compat)
-            dq = _find_ext(hdul, "DQ", ver) if is_mef else None
-            if dq is not None:
-                dh = hdul[dq].header
-                dshape = tuple(int(dh.get(f"NAXIS{n}", 0)) for n in range(int(dh.get("NAXIS", 0)), 0, -1))
-                if dshape != shape:
-                    raise InputError(f"{base}[DQ,{ver}]: shape {dshape} differs from the SCI data's "
-                                     f"{shape}; fix the file or drop it")
-            mask_path = None
-            if spec.masks:
-                mask_path = spec.masks[k] if len(spec.masks) == len(idxs) else spec.masks[0]
-            token = f"{os.path.realpath(path)}:{st.st_mtime_ns}:{st.st_size}:{i}"
-            meta = {}
-            for key in META_KEYS:
-                if key in hdr:
-                    meta[key] = hdr[key]
-                elif key in prim:
-                    meta[key] = prim[key]
-            if not str(meta.get("ROOTNAME", "")).strip():
-                meta["ROOTNAME"] = file_stem(path)
-            meta["EXTNAME"] = "SCI" if is_mef else str(hdr.get("EXTNAME", "PRIMARY" if i == 0 else ""))
-            meta["EXTVER"] = ver
-            meta["BUNIT"] = "" if bunit is None else str(bunit)
-            meta["FILENAME"] = base
-            chips.append(Chip(
-                name=label, wcs=wcs, shape=shape, exposure_id=path,
-                pixels=FitsPixels(path, i, dq, mask_path, token, memmap=not unmapped),
-                units="" if bunit is None else str(bunit).upper(), unit_kind=kind,
-                exptime=exptime, conv=conv, pixel_scale_arcsec=pscale,
-                signature=(f"{instrument}/{detector}", shape, ver),
-                source=(path, "SCI" if is_mef else i, ver), meta=meta,
-            ))
+    with open_fits_checked(path) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        try:
+            chips = _chips_of(hdul, spec, st, compat, unknown)
+        except (VerifyError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: header cannot be read ({_short(exc)}); fix the file") from exc
     if not collect:
         _warn_units(unknown)
+    return chips
+
+
+def _chips_of(hdul, spec: InputSpec, st, compat: bool, unknown: list) -> list[Chip]:
+    path = spec.path
+    base = os.path.basename(path)
+    idxs, is_mef = _image_hdus(hdul, path)
+    if spec.masks and len(spec.masks) not in (1, len(idxs)):
+        raise InputError(f"{path}: {len(spec.masks)} mask files for {len(idxs)} chips; give one per chip")
+    prim = hdul[0].header
+    _check_header(prim, f"{base}[0]")
+    unmapped = is_compressed(path) or any(
+        k in hdul[i].header for i in idxs for k in _SCALING)
+    chips = []
+    for k, i in enumerate(idxs):
+        hdr = hdul[i].header
+        ver = int(hdr.get("EXTVER", 1)) if isinstance(hdr.get("EXTVER", 1), int) else 1
+        label = f"{base}[SCI,{ver}]" if is_mef else f"{base}[{i}]"
+        if i != 0:
+            _check_header(hdr, label)
+        naxis = int(hdr.get("NAXIS", 0))
+        if naxis != 2:
+            shape = tuple(int(hdr.get(f"NAXIS{n}", 0)) for n in range(naxis, 0, -1))
+            raise InputError(f"{label}: data are {naxis}-D (shape {shape}); skymatch needs 2-D images")
+        if hdr.get("BITPIX") not in (8, 16, 32, 64, -32, -64):
+            raise InputError(f"{label}: unsupported BITPIX={hdr.get('BITPIX')}; data must be numeric")
+        shape = (int(hdr["NAXIS2"]), int(hdr["NAXIS1"]))
+        if min(shape) < 1:
+            raise InputError(f"{label}: image of shape {shape} has no pixels")
+        _check_wcs_keywords(hdr, label)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AstropyWarning)
+                wcs = WCS(hdr, fobj=hdul)
+        except Exception as exc:  # astropy raises many types for bad WCS headers
+            raise InputError(f"{label}: cannot build a WCS ({_short(exc)}); fix the WCS keywords") from exc
+        if not wcs.has_celestial or wcs.naxis != 2:
+            ctypes = [hdr.get("CTYPE1", "none"), hdr.get("CTYPE2", "none")]
+            raise InputError(
+                f"{label}: no celestial WCS (CTYPE1/2 = {ctypes[0]!r}, {ctypes[1]!r}); "
+                "give images with RA/Dec WCS keywords")
+        wcs.pixel_shape = (shape[1], shape[0])
+        instrument = str(prim.get("INSTRUME", hdr.get("INSTRUME", ""))).strip().upper()
+        detector = str(prim.get("DETECTOR", hdr.get("DETECTOR", ""))).strip().upper()
+        bunit = hdr.get("BUNIT", prim.get("BUNIT"))
+        raw_exptime = prim.get("EXPTIME", hdr.get("EXPTIME"))
+        exptime = float(raw_exptime) if isinstance(raw_exptime, (int, float)) and \
+            not isinstance(raw_exptime, bool) else None
+        kind = classify_units(bunit, instrument=instrument, detector=detector, compat=compat)
+        problem = exptime_problem(kind, raw_exptime)
+        if problem:
+            raise InputError(f"{label}: keyword EXPTIME {problem} but the data are counts "
+                             f"(BUNIT = {bunit!r}); set EXPTIME to the exposure time in seconds, "
+                             "or BUNIT to a rate")
+        if kind == "unknown" and not compat:
+            unknown.append((label, bunit))
+        pscale = _pixel_scale(hdr, prim, wcs)
+        if not (math.isfinite(pscale) and pscale > 0):
+            raise InputError(f"{label}: pixel scale {pscale!r} arcsec is not usable; fix the WCS")
+        conv = brightness_conversion(kind, pscale, exptime, compat=compat)
+        dq = _find_ext(hdul, "DQ", ver) if is_mef else None
+        if dq is not None:
+            dh = hdul[dq].header
+            dshape = tuple(int(dh.get(f"NAXIS{n}", 0)) for n in range(int(dh.get("NAXIS", 0)), 0, -1))
+            if dshape != shape:
+                raise InputError(f"{base}[DQ,{ver}]: shape {dshape} differs from the SCI data's "
+                                 f"{shape}; fix the file or drop it")
+        mask_path = None
+        if spec.masks:
+            mask_path = spec.masks[k] if len(spec.masks) == len(idxs) else spec.masks[0]
+        token = f"{os.path.realpath(path)}:{st.st_mtime_ns}:{st.st_size}:{i}"
+        meta = {}
+        for key in META_KEYS:
+            if key in hdr:
+                meta[key] = hdr[key]
+            elif key in prim:
+                meta[key] = prim[key]
+        if not str(meta.get("ROOTNAME", "")).strip():
+            meta["ROOTNAME"] = file_stem(path)
+        meta["EXTNAME"] = "SCI" if is_mef else str(hdr.get("EXTNAME", "PRIMARY" if i == 0 else ""))
+        meta["EXTVER"] = ver
+        meta["BUNIT"] = "" if bunit is None else str(bunit)
+        meta["FILENAME"] = base
+        chips.append(Chip(
+            name=label, wcs=wcs, shape=shape, exposure_id=path,
+            pixels=FitsPixels(path, i, dq, mask_path, token, memmap=not unmapped),
+            units="" if bunit is None else str(bunit).upper(), unit_kind=kind,
+            exptime=exptime, conv=conv, pixel_scale_arcsec=pscale,
+            signature=(f"{instrument}/{detector}", shape, ver),
+            source=(path, "SCI" if is_mef else i, ver), meta=meta,
+        ))
     return chips
 
 

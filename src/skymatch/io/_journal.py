@@ -1,10 +1,11 @@
 """Header updates of many files, all or nothing, at the cost of their headers.
 
 A :class:`HeaderBatch` collects ``{file: {extension: {keyword: (value, comment)}}}``
-updates.  Staging computes each file's new header blocks; when they still fit the
-blocks the header occupies (after dropping or adding blank cards), the update is a
-*patch* of those bytes in place, otherwise (a header that grew past its blocks, a
-``CHECKSUM``, new pixel data) the file is rewritten to a locked temporary copy beside it.
+updates.  Staging computes each file's new header blocks
+(:mod:`~skymatch.io._fitsbytes`); when they still fit the blocks the header occupies
+(after dropping or adding blank cards), the update is a *patch* of those bytes in
+place, otherwise (a header that grew past its blocks, new pixel data) the file is
+rewritten to a locked temporary copy beside it, every unchanged byte copied as it is.
 
 Commit is the protocol of a database's undo journal:
 
@@ -38,20 +39,15 @@ from typing import Mapping
 
 import numpy as np
 from astropy.io import fits
-from astropy.io.fits.verify import VerifyError
 from astropy.utils.exceptions import AstropyWarning
 
-from ..exceptions import InputError, WriteError
+from ..exceptions import WriteError
 from ._atomic import (TMP_PREFIX, describe_os_error, fsync_dir, is_orphan, locked_temp,
                       temp_owner_pid, write_error)
+from ._fitsbytes import plan_update, write_spliced
 
-__all__ = ["HeaderBatch", "recover_directory", "journal_references", "RESERVE_CARDS",
-           "is_compressed"]
+__all__ = ["HeaderBatch", "recover_directory", "journal_references", "is_compressed"]
 
-#: Free card slots left in a header that has to be rewritten, so that later updates
-#: fit in place.
-RESERVE_CARDS = 36
-_BLOCK = 2880
 _JOURNAL_KIND = "journal"
 _MAGIC = "skymatch-journal"
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"PK\x03\x04")
@@ -84,57 +80,6 @@ class _FilePlan:
     tmp_fd: int = -1
     backup: str | None = None
     applied: bool = False
-
-
-def _set_cards(hdr: fits.Header, cards: Mapping[str, tuple], label: str) -> None:
-    for key, value in cards.items():
-        if value is None or value[0] is None:
-            hdr.remove(key, ignore_missing=True, remove_all=True)
-        else:
-            hdr[key] = value
-
-
-def _check_cards(hdr: fits.Header, label: str) -> None:
-    """Every card must parse: astropy would otherwise rewrite a broken card silently."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AstropyWarning)
-        for card in hdr.cards:
-            try:
-                card.value  # noqa: B018 - parsing is the check
-            except (VerifyError, ValueError) as exc:
-                raise InputError(f"{label}: header card {card.keyword!r} is not valid FITS "
-                                 f"({card.image.rstrip()!r}); fix or delete that card") from exc
-
-
-def _fill_to(hdr: fits.Header, span: int) -> bytes | None:
-    """The header's bytes padded with blank cards to exactly ``span`` bytes, or None."""
-    text = hdr.tostring().encode("ascii")
-    if len(text) > span:
-        return None
-    if len(text) < span:
-        ncards = len(hdr.cards) + 1  # END
-        blanks = span // 80 - ncards
-        hdr = hdr.copy()
-        for _ in range(blanks):
-            hdr.append(fits.Card(), useblanks=False, bottom=True)
-        text = hdr.tostring().encode("ascii")
-        if len(text) != span:
-            return None
-    return text
-
-
-def _reserve(hdr: fits.Header) -> fits.Header:
-    """``hdr`` with at least :data:`RESERVE_CARDS` free slots (blank cards at the end)."""
-    free = 0
-    for card in reversed(hdr.cards):
-        if card.keyword == "" and not str(card.value).strip():
-            free += 1
-        else:
-            break
-    out = hdr.copy()
-    for _ in range(max(0, RESERVE_CARDS - free)):
-        out.append(fits.Card(), useblanks=False, bottom=True)
-    return out
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -221,45 +166,18 @@ class HeaderBatch:
         return "rewrite" if plan.tmp else "patch"
 
     def _stage_open(self, plan: _FilePlan, hdul, updates, data_updates) -> None:
-        new_headers = {}
-        in_place = not data_updates
-        for ext, cards in updates.items():
-            idx = hdul.index_of(ext)
-            label = f"{plan.label}[{idx}]"
-            hdr = hdul[idx].header.copy()
-            _check_cards(hdr, label)
-            _set_cards(hdr, cards, label)
-            new_headers[idx] = hdr
-            if "CHECKSUM" in hdr or "DATASUM" in hdr:
-                in_place = False
-        if in_place:
+        upd = plan_update(plan.path, hdul, updates, data_updates, label=plan.label)
+        if upd.in_place:
             fd = os.open(plan.path, os.O_RDONLY)
             try:
-                for idx, hdr in new_headers.items():
-                    info = hdul.fileinfo(idx)
-                    span = info["datLoc"] - info["hdrLoc"]
-                    text = _fill_to(hdr, span)
-                    if text is None:
-                        in_place = False
-                        break
-                    old = _pread_all(fd, span, info["hdrLoc"])
-                    if old != text:
-                        plan.patches.append(_Patch(info["hdrLoc"], old, text))
+                for offset, new in upd.patches:
+                    plan.patches.append(_Patch(offset, _pread_all(fd, len(new), offset), new))
             finally:
                 os.close(fd)
-        if in_place:
             return
-        plan.patches = []
-        out = fits.HDUList([h.copy() for h in hdul])
-        for idx, hdr in new_headers.items():
-            out[idx].header = _reserve(hdr)
-        for ext, data in (data_updates or {}).items():
-            out[hdul.index_of(ext)].data = data
-        checksum = any("CHECKSUM" in h.header for h in hdul)
-        directory = os.path.dirname(plan.path)
-        plan.tmp_fd, plan.tmp = locked_temp(directory, "copy")
+        plan.tmp_fd, plan.tmp = locked_temp(os.path.dirname(plan.path), "copy")
         with os.fdopen(plan.tmp_fd, "wb", closefd=False) as fh:
-            out.writeto(fh, checksum=checksum, output_verify="silentfix")
+            write_spliced(plan.path, upd, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.fchmod(plan.tmp_fd, plan.st.st_mode & 0o7777)

@@ -83,8 +83,9 @@ def _holder_pid(st: os.stat_result) -> int | None:
 
 
 def lock_path(path: str, *, exclusive: bool, what: str = "file",
-              wait: float = LOCK_WAIT_SECONDS) -> PathLock:
-    """Lock ``path`` (a file or a folder), waiting up to ``wait`` seconds.
+              wait: float | None = None) -> PathLock:
+    """Lock ``path`` (a file or a folder), waiting up to ``wait`` seconds (default
+    :data:`LOCK_WAIT_SECONDS`).
 
     Raises
     ------
@@ -93,7 +94,7 @@ def lock_path(path: str, *, exclusive: bool, what: str = "file",
     OSError
         ``path`` cannot be opened (missing, no permission).
     """
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
     op = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
     while True:

@@ -7,7 +7,6 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Iterable
 
-from astropy.io import fits
 from astropy.table import Table
 from astropy.utils.exceptions import AstropyWarning
 
