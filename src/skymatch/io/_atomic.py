@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import io
 import os
 import secrets
 import shutil
@@ -95,6 +96,64 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+class _GuardedRaw(io.RawIOBase):
+    """A raw file over ``fd`` that remembers the first ``OSError`` of a write.
+
+    Libraries re-raise write errors without their errno (astropy's free-space check
+    raises a new ``OSError`` from the message, or an ``AttributeError`` when writing to
+    a file object; numpy's ``tofile`` reports a short write without errno), so the
+    real cause (disk full, file too large ...) is kept here.  Not a ``FileIO``, so
+    astropy writes through :meth:`write` instead of ``numpy.tofile``.
+    """
+
+    def __init__(self, fd: int, name: str):
+        super().__init__()
+        self._fd = fd
+        self.name = name
+        self.error: OSError | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        try:
+            return os.write(self._fd, b)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return os.lseek(self._fd, offset, whence)
+
+    def tell(self) -> int:
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+def guarded_writer(fd: int, name: str) -> tuple[io.BufferedWriter, _GuardedRaw]:
+    """A buffered binary writer on ``fd`` and the raw file that records write errors.
+
+    Close it with :func:`close_writer` before closing ``fd``.
+    """
+    raw = _GuardedRaw(fd, name)
+    return io.BufferedWriter(raw, buffer_size=1 << 20), raw
+
+
+def close_writer(fh: io.BufferedWriter, raw: _GuardedRaw) -> None:
+    """Close a :func:`guarded_writer` without writing what is still buffered (after an
+    error) and without closing its descriptor."""
+    raw.close()
+    try:
+        fh.close()
+    except (OSError, ValueError):
+        pass
+
+
 def locked_temp(directory: str, kind: str = "tmp") -> tuple[int, str]:
     """Create ``directory/.skymatch-<kind>-<pid>-<random>.tmp`` and lock it (flock, exclusive).
 
@@ -152,21 +211,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
         fd, tmp = locked_temp(directory)
     except OSError as exc:
         raise write_error(path, exc) from None
+    fh, raw = guarded_writer(fd, tmp)
     try:
-        with os.fdopen(fd, "wb", closefd=False) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write(fh)
+        fh.flush()
+        close_writer(fh, raw)
+        os.fsync(fd)
         os.fchmod(fd, mode)
         os.replace(tmp, path)
     except BaseException as exc:
+        close_writer(fh, raw)
         try:
             os.unlink(tmp)
         except OSError:
             pass
         os.close(fd)
-        if isinstance(exc, OSError):
-            raise write_error(path, exc) from None
+        cause = raw.error or (exc if isinstance(exc, OSError) else None)
+        if cause is not None and not isinstance(exc, KeyboardInterrupt):
+            raise write_error(path, cause) from None
         raise
     os.close(fd)
     fsync_dir(directory)

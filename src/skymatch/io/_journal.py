@@ -42,8 +42,8 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from ..exceptions import WriteError
-from ._atomic import (TMP_PREFIX, describe_os_error, fsync_dir, is_orphan, locked_temp,
-                      temp_owner_pid, write_error)
+from ._atomic import (TMP_PREFIX, close_writer, describe_os_error, fsync_dir, guarded_writer,
+                      is_orphan, locked_temp, temp_owner_pid, write_error)
 from ._fitsbytes import plan_update, write_spliced
 
 __all__ = ["HeaderBatch", "recover_directory", "journal_references", "is_compressed"]
@@ -176,10 +176,17 @@ class HeaderBatch:
                 os.close(fd)
             return
         plan.tmp_fd, plan.tmp = locked_temp(os.path.dirname(plan.path), "copy")
-        with os.fdopen(plan.tmp_fd, "wb", closefd=False) as fh:
+        fh, raw = guarded_writer(plan.tmp_fd, plan.tmp)
+        try:
             write_spliced(plan.path, upd, fh)
             fh.flush()
-            os.fsync(fh.fileno())
+        except BaseException:
+            if raw.error is not None:
+                raise raw.error from None
+            raise
+        finally:
+            close_writer(fh, raw)
+        os.fsync(plan.tmp_fd)
         os.fchmod(plan.tmp_fd, plan.st.st_mode & 0o7777)
         try:
             os.fchown(plan.tmp_fd, plan.st.st_uid, plan.st.st_gid)
