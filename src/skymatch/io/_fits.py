@@ -151,7 +151,7 @@ def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
         warnings.simplefilter("always", AstropyWarning)
         try:
             hdul = fits.open(path, mode=mode, memmap=not compressed, lazy_load_hdus=False)
-        except (OSError, ValueError, TypeError, IndexError, EOFError) as exc:
+        except Exception as exc:  # astropy (gzip, zipfile, bz2 ...) raise many types on bad bytes
             if compressed:
                 raise InputError(f"{path}: compressed file is truncated or corrupt "
                                  f"({_short(exc)}); download or copy it again") from exc
@@ -255,9 +255,21 @@ def file_stem(path: str) -> str:
     return base
 
 
+def _extname(hdr: fits.Header) -> str:
+    """EXTNAME upper-case ('' when missing or not a string)."""
+    v = hdr.get("EXTNAME", "")
+    return v.strip().upper() if isinstance(v, str) else ""
+
+
+def _extver(hdr: fits.Header) -> int:
+    """EXTVER (1 when missing or not an integer)."""
+    v = hdr.get("EXTVER", 1)
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) else 1
+
+
 def _image_hdus(hdul, path):
     sci = [i for i, h in enumerate(hdul)
-           if h.header.get("EXTNAME", "").strip().upper() == "SCI" and h.is_image]
+           if _extname(h.header) == "SCI" and h.is_image]
     if sci:
         return sci, True
     for i, h in enumerate(hdul):
@@ -269,7 +281,7 @@ def _image_hdus(hdul, path):
 
 def _find_ext(hdul, name: str, ver: int) -> int | None:
     for i, h in enumerate(hdul):
-        if h.header.get("EXTNAME", "").strip().upper() == name and int(h.header.get("EXTVER", 1)) == ver:
+        if _extname(h.header) == name and _extver(h.header) == ver:
             return i
     return None
 
@@ -337,7 +349,7 @@ def _chips_of(hdul, spec: InputSpec, st, compat: bool, unknown: list) -> list[Ch
     chips = []
     for k, i in enumerate(idxs):
         hdr = hdul[i].header
-        ver = int(hdr.get("EXTVER", 1)) if isinstance(hdr.get("EXTVER", 1), int) else 1
+        ver = _extver(hdr)
         label = f"{base}[SCI,{ver}]" if is_mef else f"{base}[{i}]"
         if i != 0:
             _check_header(hdr, label)

@@ -184,6 +184,7 @@ class RunTransaction:
     def _check_output(self, path: str, *, overwrite: bool, what: str) -> str:
         final = os.path.abspath(path)
         _check_folder(os.path.dirname(final), what)
+        self._prepare(os.path.dirname(final))
         if os.path.isdir(final):
             raise WriteError(f"{path}: is a folder; give a file name for the {what}")
         if os.path.exists(final) and not overwrite:
@@ -237,11 +238,15 @@ class RunTransaction:
             self._stages[folder] = (name, fd)
         return self._stages[folder][0]
 
-    def staging_path(self, path: str) -> str:
-        """Where to write the product ``path`` now (a staging folder beside it)."""
+    def staging_path(self, path: str, *, overwrite: bool = False) -> str:
+        """Where to write the product ``path`` now (a staging folder beside it).
+
+        A path not validated before (:meth:`check_products`) is validated here with
+        ``overwrite``.
+        """
         final = os.path.abspath(path)
         if final not in self._overwrite:
-            self._check_output(path, overwrite=False, what="products")
+            self._check_output(path, overwrite=overwrite, what="products")
         try:
             stage_dir = self._stage_folder(os.path.dirname(final))
         except OSError as exc:
@@ -260,9 +265,13 @@ class RunTransaction:
             out.append(by_stage[s_abs])
         return out
 
-    def write(self, path: str, write: Callable[[IO[bytes]], None]) -> str:
-        """Stage a product: ``write(fileobj)`` now, into place at commit; returns ``path``."""
-        atomic_write(self.staging_path(path), write)
+    def write(self, path: str, write: Callable[[IO[bytes]], None], *, overwrite: bool = True) -> str:
+        """Stage a file: ``write(fileobj)`` now, into place at commit; returns ``path``.
+
+        Tables, pictures and pages replace an older version unless ``overwrite=False``
+        (validated products keep the rule they were validated with).
+        """
+        atomic_write(self.staging_path(path, overwrite=overwrite), write)
         return path
 
     # ------------------------------------------------------------ commit / rollback
