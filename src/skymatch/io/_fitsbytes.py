@@ -18,7 +18,6 @@ from typing import IO, Mapping
 
 import numpy as np
 from astropy.io import fits
-from astropy.io.fits.verify import VerifyError
 from astropy.utils.exceptions import AstropyWarning
 
 from ..exceptions import InputError, WriteError
@@ -30,6 +29,7 @@ __all__ = ["RESERVE_CARDS", "FileUpdate", "plan_update", "write_spliced"]
 RESERVE_CARDS = 36
 BLOCK = 2880
 _SCALING = ("BSCALE", "BZERO", "BLANK")
+_CHECKSUMS = {"CHECKSUM", "DATASUM"}
 _CHUNK = 1 << 20
 
 
@@ -46,20 +46,27 @@ class FileUpdate:
     headers: dict[int, bytes]
     data: dict[int, bytes]
     layout: list[tuple[int, int, int]]  # per HDU: header start, data start, data span
+    # (patches only: the HDUs patched)
 
     @property
     def in_place(self) -> bool:
         return not self.headers and not self.data
 
 
-def _check_cards(hdr: fits.Header, label: str) -> None:
-    """Every card must parse: astropy would otherwise rewrite a broken card silently."""
-    for card in hdr.cards:
-        try:
-            card.value  # noqa: B018 - parsing is the check
-        except (VerifyError, ValueError) as exc:
-            raise InputError(f"{label}: header card {card.keyword!r} is not valid FITS "
-                             f"({card.image.rstrip()!r}); fix or delete that card") from exc
+def _check_preserved(old: bytes, new: bytes, changed: set[str], label: str) -> None:
+    """Every card of the old header that the update does not change must come out
+    byte for byte: astropy silently re-renders cards it cannot parse (an unterminated
+    string, ``NaN``), which would rewrite the user's data behind their back."""
+    kept = {new[i:i + 80] for i in range(0, len(new), 80)}
+    for i in range(0, len(old), 80):
+        card = old[i:i + 80]
+        key = card[:8].decode("ascii", "replace").strip()
+        if key == "END":
+            return
+        if not card.strip() or key in changed or key == "CONTINUE" or card in kept:
+            continue
+        raise InputError(f"{label}: header card {key!r} is not valid FITS "
+                         f"({card.decode('ascii', 'replace').rstrip()[:40]!r}); fix or delete that card")
 
 
 def _set_cards(hdr: fits.Header, cards: Mapping[str, tuple | None]) -> None:
@@ -81,25 +88,24 @@ def _blank_tail(hdr: fits.Header) -> int:
 
 
 def _fill_to(hdr: fits.Header, span: int) -> fits.Header | None:
-    """``hdr`` padded with blank cards to exactly ``span`` bytes, or None if too long."""
-    n = len(hdr.tostring())
-    if n > span:
-        # Trailing blank cards are free space: drop as many as needed.
-        spare = _blank_tail(hdr)
-        need = (n - span) // 80
-        if spare < need:
+    """``hdr`` with blank cards added or dropped (before END) to take exactly ``span``
+    bytes, or None when it cannot."""
+    n_cards = len(hdr.cards) + 1  # END
+    slots = span // 80
+    if n_cards > slots:
+        need = n_cards - slots
+        if _blank_tail(hdr) < need:
             return None
         hdr = hdr.copy()
         for _ in range(need):
             del hdr[-1]
-        n = len(hdr.tostring())
-        if n > span:
-            return None
-    if n < span:
+        n_cards -= need
+    if slots - n_cards >= 36:
+        # Fill the blocks the header keeps with blank cards (astropy would drop them).
         hdr = hdr.copy()
-        for _ in range(span // 80 - (len(hdr.cards) + 1)):
+        for _ in range(slots - n_cards):
             hdr.append(fits.Card(), useblanks=False, bottom=True)
-    return hdr if len(hdr.tostring()) == span else None
+    return hdr
 
 
 def _reserve(hdr: fits.Header) -> fits.Header:
@@ -159,6 +165,23 @@ def _data_bytes(data: np.ndarray, hdr: fits.Header, label: str) -> bytes:
     return raw + b"\0" * (-len(raw) % BLOCK)
 
 
+class _Layout:
+    """Offsets of the HDUs (``fileinfo`` is costly: asked only for the HDUs needed)."""
+
+    def __init__(self, hdul):
+        self._hdul = hdul
+        self._cache: dict[int, tuple[int, int, int]] = {}
+
+    def __getitem__(self, i: int) -> tuple[int, int, int]:
+        if i not in self._cache:
+            info = self._hdul.fileinfo(i)
+            self._cache[i] = (info["hdrLoc"], info["datLoc"], info["datSpan"])
+        return self._cache[i]
+
+    def all(self) -> list[tuple[int, int, int]]:
+        return [self[i] for i in range(len(self._hdul))]
+
+
 def plan_update(path: str, hdul: fits.HDUList, updates: Mapping[object, Mapping[str, tuple | None]],
                 data_updates: Mapping[object, np.ndarray] | None, *, label: str) -> FileUpdate:
     """Work out the new bytes of ``path`` (open as ``hdul``) after ``updates``.
@@ -175,24 +198,23 @@ def plan_update(path: str, hdul: fits.HDUList, updates: Mapping[object, Mapping[
     label : str
         The file as the user named it (messages).
     """
-    layout = []
-    for i in range(len(hdul)):
-        info = hdul.fileinfo(i)
-        layout.append((info["hdrLoc"], info["datLoc"], info["datSpan"]))
+    layout = _Layout(hdul)
     new: dict[int, fits.Header] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
+        changed: dict[int, set[str]] = {}
         for ext, cards in updates.items():
             idx = hdul.index_of(ext)
             hdr = new.get(idx) or hdul[idx].header.copy()
-            _check_cards(hdr, f"{label}[{idx}]")
             _set_cards(hdr, cards)
             new[idx] = hdr
+            changed.setdefault(idx, set()).update(k.upper() for k in cards)
         data: dict[int, bytes] = {}
         for ext, arr in (data_updates or {}).items():
             idx = hdul.index_of(ext)
             hdr = new.setdefault(idx, hdul[idx].header.copy())
             data[idx] = _data_bytes(arr, hdr, f"{label}[{idx}]")
+            changed.setdefault(idx, set()).update(("BITPIX",) + _SCALING)
         fd = os.open(path, os.O_RDONLY)
         try:
             if not data:
@@ -205,8 +227,11 @@ def plan_update(path: str, hdul: fits.HDUList, updates: Mapping[object, Mapping[
                     if "CHECKSUM" in filled or "DATASUM" in filled:
                         _set_checksum(filled, _datasum(filled, fd, ds, dspan), f"{label}[{idx}]")
                     text = filled.tostring().encode("ascii")
-                    if text != _read(fd, hs, ds - hs):
-                        patches.append((hs, text))
+                    if len(text) != ds - hs:
+                        break
+                    _check_preserved(_read(fd, hs, ds - hs), text, changed[idx] | _CHECKSUMS,
+                                     f"{label}[{idx}]")
+                    patches.append((hs, text))
                 else:
                     return FileUpdate(patches, {}, {}, layout)
             headers = {}
@@ -217,9 +242,12 @@ def plan_update(path: str, hdul: fits.HDUList, updates: Mapping[object, Mapping[
                     s = _data_sum(data[idx]) if idx in data else _datasum(hdr, fd, ds, dspan)
                     _set_checksum(hdr, s, f"{label}[{idx}]")
                 headers[idx] = hdr.tostring().encode("ascii")
+                hs, ds, _ = layout[idx]
+                _check_preserved(_read(fd, hs, ds - hs), headers[idx], changed[idx] | _CHECKSUMS,
+                                 f"{label}[{idx}]")
         finally:
             os.close(fd)
-    return FileUpdate([], headers, data, layout)
+    return FileUpdate([], headers, data, layout.all())
 
 
 def _datasum(hdr: fits.Header, fd: int, start: int, span: int) -> int:
