@@ -112,7 +112,7 @@ def test_corrupted_inputs_give_a_result_or_one_line(pristine, capsys, damages):
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(damages=st.lists(corruption, min_size=1, max_size=4))
 def test_corrupted_inputs_many(pristine, capsys, damages):
