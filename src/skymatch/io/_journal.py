@@ -43,13 +43,12 @@ from astropy.utils.exceptions import AstropyWarning
 
 from ..exceptions import WriteError
 from ._atomic import (TMP_PREFIX, close_writer, describe_os_error, fsync_dir, guarded_writer,
-                      is_orphan, locked_temp, temp_owner_pid, write_error)
+                      locked_temp, write_error)
 from ._fitsbytes import plan_update, write_spliced
+from ._recovery import (JOURNAL_KIND, JOURNAL_MAGIC, journal_references, pread_all, pwrite_all,
+                        recover_directory, restore_entry, unlink_quiet)
 
 __all__ = ["HeaderBatch", "recover_directory", "journal_references", "is_compressed"]
-
-_JOURNAL_KIND = "journal"
-_MAGIC = "skymatch-journal"
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"PK\x03\x04")
 
 
@@ -80,24 +79,6 @@ class _FilePlan:
     tmp_fd: int = -1
     backup: str | None = None
     applied: bool = False
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view = view[n:]
-        offset += n
-
-
-def _pread_all(fd: int, n: int, offset: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = os.pread(fd, n - len(out), offset + len(out))
-        if not chunk:
-            break
-        out += chunk
-    return out
 
 
 class HeaderBatch:
@@ -171,7 +152,7 @@ class HeaderBatch:
             fd = os.open(plan.path, os.O_RDONLY)
             try:
                 for offset, new in upd.patches:
-                    old = _pread_all(fd, len(new), offset)
+                    old = pread_all(fd, len(new), offset)
                     if old != new:
                         plan.patches.append(_Patch(offset, old, new))
             finally:
@@ -199,7 +180,7 @@ class HeaderBatch:
         if plan is None:
             return
         if plan.tmp:
-            _unlink(plan.tmp)
+            unlink_quiet(plan.tmp)
             plan.tmp = None
         if plan.tmp_fd >= 0:
             os.close(plan.tmp_fd)
@@ -210,7 +191,7 @@ class HeaderBatch:
         for plan in self._plans.values():
             self._drop(plan)
             if plan.backup:
-                _unlink(plan.backup)
+                unlink_quiet(plan.backup)
                 plan.backup = None
         self._plans.clear()
 
@@ -235,16 +216,16 @@ class HeaderBatch:
                     p.backup = _link_backup(p.path)
             dirs = sorted({os.path.dirname(p.path) for p in plans})
             for d in dirs:
-                journals.append(locked_temp(d, _JOURNAL_KIND))
+                journals.append(locked_temp(d, JOURNAL_KIND))
             doc = _journal_doc(plans, [j for _, j in journals])
             for fd, _ in journals:
-                _pwrite_all(fd, doc, 0)
+                pwrite_all(fd, doc, 0)
                 os.fsync(fd)
             for d in dirs:
                 fsync_dir(d)
         except BaseException as exc:
             for fd, j in journals:
-                _unlink(j)
+                unlink_quiet(j)
                 os.close(fd)
             self.abort()
             if isinstance(exc, OSError):
@@ -267,7 +248,7 @@ class HeaderBatch:
                     f"{plans[0].label}: update failed ({_why(exc)}) and so did the rollback "
                     f"({_why(exc2)}); the next skymatch run in that folder restores the files") from None
             for fd, j in journals:
-                _unlink(j)
+                unlink_quiet(j)
                 os.close(fd)
             self.abort()
             if isinstance(exc, OSError):
@@ -275,14 +256,14 @@ class HeaderBatch:
             raise
         # Commit point: the journals go; then the backups.
         for fd, j in journals:
-            _unlink(j)
+            unlink_quiet(j)
         for d in dirs:
             fsync_dir(d)
         for fd, _ in journals:
             os.close(fd)
         for p in plans:
             if p.backup:
-                _unlink(p.backup)
+                unlink_quiet(p.backup)
                 p.backup = None
             if p.tmp_fd >= 0:
                 os.close(p.tmp_fd)
@@ -295,13 +276,6 @@ class HeaderBatch:
 
 def _why(exc: BaseException) -> str:
     return describe_os_error(exc) if isinstance(exc, OSError) else (str(exc) or type(exc).__name__)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _link_backup(path: str) -> str:
@@ -325,7 +299,7 @@ def _journal_doc(plans: list[_FilePlan], journals: list[str]) -> bytes:
                          "new": base64.b64encode(x.new).decode("ascii")} for x in p.patches],
             "tmp": p.tmp, "backup": p.backup,
         })
-    body = json.dumps({"format": _MAGIC, "version": 1, "pid": os.getpid(),
+    body = json.dumps({"format": JOURNAL_MAGIC, "version": 1, "pid": os.getpid(),
                        "journals": journals, "files": files}, indent=0).encode("utf-8")
     return body + b"\n#sha256:" + hashlib.sha256(body).hexdigest().encode("ascii") + b"\n"
 
@@ -338,7 +312,7 @@ def _apply(p: _FilePlan) -> None:
     fd = os.open(p.path, os.O_WRONLY)
     try:
         for x in p.patches:
-            _pwrite_all(fd, x.new, x.offset)
+            pwrite_all(fd, x.new, x.offset)
     finally:
         os.close(fd)
 
@@ -368,152 +342,9 @@ def _sync_files(paths: list[str]) -> None:
 def _rollback_plan(p: _FilePlan) -> None:
     if not p.applied:
         return
-    _restore({"path": p.path, "dev": p.st.st_dev, "ino": p.st.st_ino,
+    restore_entry({"path": p.path, "dev": p.st.st_dev, "ino": p.st.st_ino,
               "patches": [{"offset": x.offset, "old": x.old, "new": x.new} for x in p.patches],
               "tmp": p.tmp, "backup": p.backup}, live=True)
     p.backup = None
 
 
-class _Unrecoverable(Exception):
-    pass
-
-
-def _torn(cur: bytes, old: bytes, new: bytes) -> bool:
-    """``cur`` is the new bytes, or a prefix of them followed by the old ones (a write
-    cut short)."""
-    if len(cur) != len(old) or len(new) != len(old):
-        return False
-    k = 0
-    while k < len(cur) and cur[k] == new[k]:
-        k += 1
-    return cur[k:] == old[k:]
-
-
-def _b(value) -> bytes:
-    return value if isinstance(value, bytes) else base64.b64decode(value)
-
-
-def _restore(entry: dict, *, live: bool = False) -> None:
-    """Put one journalled file back to its old bytes (idempotent)."""
-    path = entry["path"]
-    backup, tmp = entry.get("backup"), entry.get("tmp")
-    if backup or tmp:
-        if backup and os.path.exists(backup):
-            os.replace(backup, path)
-        else:
-            st = os.stat(path)
-            if (st.st_dev, st.st_ino) != (entry["dev"], entry["ino"]):
-                raise _Unrecoverable(f"{path}: replaced since the interrupted update and its "
-                                     "backup is gone")
-        if tmp:
-            _unlink(tmp)
-        fsync_dir(os.path.dirname(path))
-        return
-    patches = entry.get("patches") or []
-    if not patches:
-        return
-    fd = os.open(path, os.O_RDWR)
-    try:
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != (entry["dev"], entry["ino"]):
-            raise _Unrecoverable(f"{path}: is another file than the one the interrupted update "
-                                 "changed")
-        todo = []
-        for x in patches:
-            old, new = _b(x["old"]), _b(x["new"])
-            cur = _pread_all(fd, len(old), int(x["offset"]))
-            if cur == old:
-                continue
-            if not live and not _torn(cur, old, new):
-                raise _Unrecoverable(f"{path}: header changed by another program since the "
-                                     "interrupted update")
-            todo.append((int(x["offset"]), old))
-        for offset, old in todo:
-            _pwrite_all(fd, old, offset)
-        if todo:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_journal(path: str) -> dict | None:
-    """The journal's content, or None when it is incomplete (never acted upon)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return None
-    body, sep, tail = raw.rpartition(b"\n#sha256:")
-    if not sep or tail.strip() != hashlib.sha256(body).hexdigest().encode("ascii"):
-        return None
-    try:
-        doc = json.loads(body.decode("utf-8"))
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) and doc.get("format") == _MAGIC else None
-
-
-def _journals_in(directory: str) -> list[str]:
-    try:
-        names = os.listdir(directory or ".")
-    except OSError:
-        return []
-    return sorted(os.path.join(directory, n) for n in names
-                  if n.startswith(f"{TMP_PREFIX}{_JOURNAL_KIND}-") and n.endswith(".tmp"))
-
-
-def journal_references(directory: str) -> set[str]:
-    """Every temporary file named by a journal in ``directory`` (not to be cleaned)."""
-    refs: set[str] = set()
-    for j in _journals_in(directory):
-        doc = _read_journal(j)
-        if doc is None:
-            continue
-        for f in doc.get("files", []):
-            for key in ("tmp", "backup"):
-                if f.get(key):
-                    refs.add(f[key])
-    return refs
-
-
-def recover_directory(directory: str) -> list[str]:
-    """Roll back every update in ``directory`` that a killed skymatch run left half done.
-
-    Returns the files restored to their state before that run.
-
-    Raises
-    ------
-    WriteError
-        A journal cannot be applied (no write permission, or a file was changed by
-        another program since): it is kept and the message names the file.
-    """
-    restored: list[str] = []
-    for j in _journals_in(directory):
-        if not os.path.exists(j) or not is_orphan(j):
-            continue
-        doc = _read_journal(j)
-        if doc is None:
-            # Incomplete: the run died while writing it, before touching any file.
-            _unlink(j)
-            continue
-        try:
-            for entry in doc.get("files", []):
-                _restore(entry)
-                restored.append(entry["path"])
-        except _Unrecoverable as exc:
-            raise WriteError(f"{exc}; an interrupted skymatch update cannot be undone safely: "
-                             f"check the file, then delete {j}") from None
-        except OSError as exc:
-            raise WriteError(f"{j}: cannot undo an interrupted skymatch update "
-                             f"({describe_os_error(exc)}); run skymatch with write access to "
-                             "that folder") from None
-        for entry in doc.get("files", []):
-            for key in ("tmp", "backup"):
-                if entry.get(key):
-                    _unlink(entry[key])
-        for other in doc.get("journals", []):
-            if other != j and temp_owner_pid(other) == temp_owner_pid(j):
-                _unlink(other)
-        _unlink(j)
-        fsync_dir(directory)
-    return restored
