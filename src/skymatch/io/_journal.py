@@ -14,12 +14,14 @@ Commit is the protocol of a database's undo journal:
    and fsynced: the old bytes of every patch, every backup and copy, and the names of
    all the batch's journals, then a SHA-256 of it all; its writer holds an ``flock`` on
    it for as long as it lives;
-3. the patches are written in place (one ``fsync`` per file) and the copies renamed over
-   their originals;
+3. the patches are written in place and the copies renamed over their originals; the
+   patched files are synced together (``fdatasync``, all in flight at once, so the file
+   system commits them as one batch);
 4. the journals are deleted: that is the commit point; then the backups.
 
 A run killed in 3 (or before 4 ends) leaves a journal whose lock is free:
-:func:`recover_directory`, called by every later run that touches the folder, restores
+:func:`~skymatch.io._recovery.recover_directory`, called by every later run that touches
+the folder, restores
 every file the journal lists to its old bytes (idempotent; a file changed since by
 somebody else is reported, not overwritten) and removes the leftovers.  A journal
 without its final checksum was never acted upon and is simply deleted.  So after a
