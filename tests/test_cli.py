@@ -231,14 +231,20 @@ def test_unknown_statistic_is_a_usage_error(good_and_dir, capsys):
 
 
 def test_interrupted_update_leaves_file_whole(good_and_dir, monkeypatch):
-    from skymatch.io import _headers
+    from skymatch.io import _headers, _journal
     good, d = good_and_dir
     before = digest([good])
 
-    def boom(src, dst):
+    def torn(plan):
+        # Half of the new header bytes reach the file, then the run is interrupted.
+        plan.applied = True
+        fd = os.open(plan.path, os.O_WRONLY)
+        x = plan.patches[0]
+        os.pwrite(fd, x.new[: len(x.new) // 2], x.offset)
+        os.close(fd)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_headers.os, "replace", boom)
+    monkeypatch.setattr(_journal, "_apply", torn)
     with pytest.raises(KeyboardInterrupt):
         _headers.update_headers_atomic(str(good), {("SCI", 1): {"MDRIZSKY": (1.0, "x")}})
     assert digest([good]) == before

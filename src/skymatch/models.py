@@ -132,6 +132,8 @@ class ChipSky:
     ``sky`` is in the chip's data units (what goes into ``MDRIZSKY``);
     ``sky_brightness`` in brightness units.  ``valid`` is False when the value could not
     be determined from the data (then ``sky`` is 0); ``how`` says how it was obtained.
+    ``subtracted_by_user`` is True for user skies already subtracted from the pixels
+    (``skyuser``, or a skyfile saying ``applied = yes``).
     With a sky model beyond a constant, ``coeffs`` holds the chip's polynomial
     (``SKYCij``, data units, see :mod:`skymatch.core._skymodel`) and ``sky`` its mean
     over the chip's pixels.
@@ -149,6 +151,7 @@ class ChipSky:
     model: str = "constant"  # sky model: 'constant', 'plane', 'poly2' or 'poly3'
     coeffs: tuple[float, ...] = ()  # SKYCij in data units (core/_skymodel.py); () = (sky,)
     error: float = float("nan")  # 1-sigma uncertainty of ``sky`` (SKYERR), data units
+    subtracted_by_user: bool = False  # the user already subtracted ``sky`` from the data
 
     @property
     def coefficients(self) -> tuple[float, ...]:

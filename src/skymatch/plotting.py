@@ -1,7 +1,9 @@
 """Plots and pictures: MDRIZSKY per image per method, mosaic images, an animated GIF.
 
 matplotlib is imported inside the functions and only through its object-oriented API
-(no pyplot state).  Functions that draw take ``ax=None`` and return the Axes.
+(no pyplot state).  Functions that draw take ``ax=None`` and return the Axes.  This
+module draws; writing pictures to files is :mod:`skymatch.io`'s job
+(``io.save_figure``, ``io.save_png``, ``io.save_gif``, ``io.save_comparison_pictures``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "save_figure", "save_gif", "render_mosaic",
-           "plot_alignment_residuals"]
+           "comparison_figures", "flatness_figure", "alignment_residuals_figure", "plot_alignment_residuals"]
 
 METHOD_STYLE = {
     "globalmin_match": ("Globalmin + Match", "magenta"),
@@ -95,49 +97,81 @@ def render_mosaic(sci: np.ndarray, *, limits, title: str, max_pixels: int = 900)
 
 
 def save_figure(ax, path: str, dpi: int = 110) -> str:
-    """Save the figure of ``ax`` as PNG."""
-    ax.figure.savefig(path, dpi=dpi)
-    return path
+    """Save the figure of ``ax`` as PNG (kept for compatibility: :func:`skymatch.io.save_figure`)."""
+    from .io._pictures import save_figure as _save
+
+    return _save(ax, path, dpi=dpi)
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str, *, duration_ms: int = 1200) -> str:
-    """An animated GIF cycling the RGB ``frames`` (Pillow, which matplotlib ships with)."""
-    from PIL import Image
+    """An animated GIF of ``frames`` (kept for compatibility: :func:`skymatch.io.save_gif`)."""
+    from .io._pictures import save_gif as _save
 
-    shape = frames[0].shape
-    imgs = [Image.fromarray(f[: shape[0], : shape[1]]) for f in frames]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=duration_ms, loop=0)
-    return path
+    return _save(frames, path, duration_ms=duration_ms)
 
 
-def comparison_pictures(mosaics: Mapping[str, np.ndarray], table, outdir: str, prefix: str) -> dict:
-    """Write the MDRIZSKY plot, one PNG per mosaic and the GIF; returns their paths."""
-    import os
+def comparison_figures(mosaics: Mapping[str, np.ndarray], table) -> dict:
+    """The pictures of a method comparison, drawn (nothing is written).
 
-    out: dict[str, object] = {}
-    out["plot"] = save_figure(plot_mdrizsky(table), os.path.join(outdir, f"{prefix}_mdrizsky.png"))
+    Returns
+    -------
+    dict
+        ``'plot'``: the MDRIZSKY plot (an Axes); ``'mosaics'``: ``{method: RGB array}``
+        in the order of ``mosaics`` (the GIF's frames).
+    """
+    out: dict[str, object] = {"plot": plot_mdrizsky(table)}
     # One display range for all (so seams compare), each from its own floor (the methods
     # differ by a constant level the eye should not be asked to judge).
     lims = {name: mosaic_limits([sci]) for name, sci in mosaics.items()}
     width = max(hi - lo for lo, hi in lims.values())
-    frames, pngs = [], {}
+    rgbs = {}
     for name, sci in mosaics.items():
         lo = lims[name][0]
-        rgb = render_mosaic(sci, limits=(lo, lo + width), title=f"skymethod = {name}")
-        from PIL import Image
-
-        p = os.path.join(outdir, f"{prefix}_{name.replace('+', '_')}_mosaic.png")
-        Image.fromarray(rgb).save(p)
-        pngs[name] = p
-        frames.append(rgb)
-    out["mosaics"] = pngs
-    out["gif"] = save_gif(frames, os.path.join(outdir, f"{prefix}_methods.gif"))
+        rgbs[name] = render_mosaic(sci, limits=(lo, lo + width), title=f"skymethod = {name}")
+    out["mosaics"] = rgbs
     return out
 
 
-def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, dpi: int = 100) -> str:
+def flatness_figure(flatness, *, ax=None, title: str | None = None, limit: float | None = None):
+    """The overlap residuals of a sky result, drawn on the sky: every overlap cell at its
+    position (tangent plane, arcmin; East to the left), coloured by the difference of the
+    two exposures after their skies are removed.  A seam is a coloured stripe.
+
+    Parameters
+    ----------
+    flatness : skymatch.models.Flatness
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    title : str, optional
+    limit : float, optional
+        Colour-scale half range (default: 4 x the score's noise, at least its rms).
+    """
+    import matplotlib
+
+    ax = ax or _new_axes((6.5, 5.5))
+    x = -np.degrees(np.asarray(flatness.xi)) * 60.0
+    y = np.degrees(np.asarray(flatness.eta)) * 60.0
+    lim = limit or max(4.0 * flatness.noise, flatness.rms, 1e-12)
+    sc = ax.scatter(x, y, c=flatness.residual, s=6, cmap=matplotlib.colormaps["RdBu_r"], vmin=-lim, vmax=lim,
+                    marker="s", linewidths=0)
+    ax.set_aspect("equal")
+    ax.invert_xaxis()
+    ax.set_xlabel("east offset (arcmin)")
+    ax.set_ylabel("north offset (arcmin)")
+    ax.set_title(title or "overlap residuals")
+    cb = ax.figure.colorbar(sc, ax=ax, shrink=0.8)
+    cb.set_label(f"difference after sky removal ({flatness.units})")
+    ax.text(0.02, 0.02, f"flatness {flatness.rms:.5f} (noise {flatness.noise:.5f}) {flatness.units}",
+            transform=ax.transAxes, fontsize=8)
+    return ax
+
+
+def alignment_residuals_figure(result, *, ylimit: float | None = None):
     """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
-    against x and against y of the reference frame; ``ylimit`` bounds the y axes."""
+    against x and against y of the reference frame; ``ylimit`` bounds the y axes.
+
+    Returns the matplotlib Figure.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -160,5 +194,11 @@ def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, 
         row[0].legend(fontsize=7, loc="upper right")
     if not fits:
         axes[0][0].text(0.5, 0.5, "no image was aligned", ha="center", transform=axes[0][0].transAxes)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return fig
+
+
+def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, dpi: int = 100) -> str:
+    """Save :func:`alignment_residuals_figure` as PNG at ``path`` (through :mod:`skymatch.io`)."""
+    from .io._pictures import save_figure as _save
+
+    return _save(alignment_residuals_figure(result, ylimit=ylimit), path, dpi=dpi)

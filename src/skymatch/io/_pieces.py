@@ -58,7 +58,7 @@ def _headers_and_locations(chips: Sequence[Chip]):
             by_path.setdefault(chip.source[0], []).append(k)
     found: dict[int, tuple] = {}
     for path, ks in by_path.items():
-        with fits.open(path, memmap=True) as h:
+        with fits.open(path, memmap=None) as h:
             for k in ks:
                 chip = chips[k]
                 _, extname, extver = chip.source
@@ -75,6 +75,8 @@ def _location(hdul, chip: Chip, path: str) -> PixelLocation | None:
     px = chip.pixels
     sci = getattr(px, "sci", None)
     if not isinstance(sci, int) or getattr(px, "path", None) != path:
+        return None
+    if getattr(px, "memmap", True) is False:  # compressed: no byte offsets to read from
         return None
 
     def raw(i):

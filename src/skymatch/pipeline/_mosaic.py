@@ -15,8 +15,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..core import canonical_method
+from ..core._skymodel import canonical_model
 from ..core._executor import make_executor
-from ..io import check_writable, read_inputs, write_sky
+from ..io import RunTransaction, read_inputs, transactional, write_sky
 from ..models import Chip
 from ._sky import SkyRun, _sky_options
 
@@ -101,6 +102,7 @@ class MosaicProduct:
     context_format: str
     build: bool = False
     n_contexts: int = 0
+    staged: tuple[str, ...] = ()  # where the files are until the run commits
 
     @property
     def sci_path(self) -> str:
@@ -110,7 +112,8 @@ class MosaicProduct:
         """The science image (decimated to at most ``max_side`` pixels a side)."""
         from ..io import read_product_image
 
-        return read_product_image(self.sci_path, "SCI" if self.build else 0, max_side=max_side)
+        path = self.sci_path if os.path.exists(self.sci_path) or not self.staged else self.staged[0]
+        return read_product_image(path, "SCI" if self.build else 0, max_side=max_side)
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ def check_frame(frame, outputs: Sequence[str], *, n_inputs: int, params) -> None
 def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[str, str], *, params,
                      static_masks=None, already_subtracted=None, executor=None, build: bool = False,
                      overwrite: bool = False, header_extra: dict | None = None, sky_info: dict | None = None,
-                     inputs_info: tuple | None = None,
+                     inputs_info: tuple | None = None, txn: RunTransaction | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> dict[str, MosaicProduct]:
     """Drizzle one mosaic per label of ``skies`` block by block straight into its files.
 
@@ -203,6 +206,9 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
         ``{label: dict}``: more science-header keywords; the sky parameters to record.
     inputs_info : tuple, optional
         ``io._products.read_product_inputs(chips)`` when the caller has it already.
+    txn : RunTransaction, optional
+        The run's transaction: products are then finished in its staging folder and
+        renamed into place when the run commits (after the inputs).
     progress : callable(stage, done, total), optional
 
     Returns
@@ -217,6 +223,9 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
 
     executor = executor if executor is not None else make_executor(None, None)
     check_frame(frame, list(outputs.values()), n_inputs=len(chips), params=params)
+    finals = dict(outputs)
+    if txn is not None:
+        outputs = {lab: _staged_name(txn, name, chips, build, params) for lab, name in outputs.items()}
     rows, locations = inputs_info if inputs_info is not None else read_product_inputs(chips)
     temp_paths: list[str] = []
     static_refs = static_masks
@@ -259,9 +268,11 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
         out = {}
         for label in plan.labels:
             paths = finish_products(staged.pop(label), ctx_table=table)
-            out[label] = MosaicProduct(label=label, paths=tuple(paths), frame=frame, exptime=plan.exptime,
+            final = txn.adopt(paths) if txn is not None else paths
+            out[label] = MosaicProduct(label=label, paths=tuple(final), frame=frame, exptime=plan.exptime,
                                        ndrizim=plan.ndrizim, skies=dict(plan.skies[label]), params=params,
-                                       context_format=plan.context, build=build, n_contexts=len(table or ()))
+                                       context_format=plan.context, build=build, n_contexts=len(table or ()),
+                                       staged=tuple(paths) if txn is not None else ())
         return out
     finally:
         for s in staged.values():
@@ -271,6 +282,15 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
                 os.unlink(t)
             except OSError:
                 pass
+
+
+def _staged_name(txn: RunTransaction, name: str, chips, build: bool, params) -> str:
+    """The output name whose products land in the run's staging folder."""
+    from ..io import product_paths, product_suffix
+
+    paths = product_paths(name, product_suffix(chips), build=build, context=_context_of(params, len(chips)))
+    staged = [txn.staging_path(p) for p in paths.values()]
+    return os.path.join(os.path.dirname(staged[0]), os.path.basename(name))
 
 
 def model_label(coeffs_by_chip: dict) -> str:
@@ -294,17 +314,14 @@ def _frame_extra(frame_opts: FrameOptions) -> dict:
     return {}
 
 
-def _check_outputs(names, chips, build, overwrite, context: str = "planes"):
-    from ..exceptions import WriteError
+def _check_outputs(names, chips, build, overwrite, txn: RunTransaction, context: str = "planes"):
+    """Validate every product path (folder, overwrite) before any work."""
     from ..io import product_paths, product_suffix
 
-    if overwrite:
-        return
     suffix = product_suffix(chips)
     for name in names:
-        for p in product_paths(name, suffix, build=build, context=context).values():
-            if os.path.exists(p):
-                raise WriteError(f"{p}: already exists; use --overwrite to replace it")
+        txn.check_products(product_paths(name, suffix, build=build, context=context).values(),
+                           overwrite=overwrite)
 
 
 def _context_of(params, n: int) -> str:
@@ -313,7 +330,9 @@ def _context_of(params, n: int) -> str:
     return choose_context_format(params.context_format, n)
 
 
-def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), skysub: bool = True,
+@transactional
+def run_drizzle(txn: RunTransaction, inputs, output: str, *, frame: FrameOptions = FrameOptions(),
+                skysub: bool = True,
                 use_static: bool = False, build: bool = False, overwrite: bool = False,
                 jobs: int | None = None, dask: Any = None,
                 progress: Callable[[str, int, int], None] | None = None,
@@ -352,8 +371,8 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
     params = _drizzle_params(drizzle_options)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    chips = read_inputs(inputs)
-    _check_outputs([output], chips, build, overwrite, _context_of(params, len(chips)))
+    chips = read_inputs(txn.open_inputs(inputs, write=False))
+    _check_outputs([output], chips, build, overwrite, txn, _context_of(params, len(chips)))
     fr = output_frame(chips, frame)
     check_frame(fr, [output], n_inputs=len(chips), params=params)
     executor = make_executor(jobs, dask)
@@ -367,7 +386,7 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
                      {"skystat": first.get("SMSTAT")} if first.get("SMSTAT") else None)
     if not skysub:
         info = {"method": "none (skysub off)", "model": "NONE"}
-    mosaics = drizzle_products(chips, {"mosaic": skies}, fr, {"mosaic": output}, params=params,
+    mosaics = drizzle_products(chips, {"mosaic": skies}, fr, {"mosaic": output}, params=params, txn=txn,
                                static_masks=static, already_subtracted=done, executor=executor, build=build,
                                overwrite=overwrite, header_extra={"mosaic": _frame_extra(frame)},
                                sky_info={"mosaic": info}, inputs_info=info_in, progress=progress)
@@ -377,10 +396,11 @@ def run_drizzle(inputs, output: str, *, frame: FrameOptions = FrameOptions(), sk
     return DrizzleRun(mosaics=mosaics, products=products, frame=fr, chips=tuple(chips), timings=timings)
 
 
-def _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options):
-    """Sky results for ``methods`` and the static masks (computed once, shared with the
-    drizzle that follows; None when the static mask is off)."""
-    from ..core import compute_static_masks, sky_methods
+def _solutions_and_static(chips, methods, models, compat, jobs, dask, progress, sky_options, *,
+                          flatness: bool = False):
+    """Sky results ``{(method, model): SkyResult}`` and the static masks (computed once,
+    shared with the drizzle that follows; None when the static mask is off)."""
+    from ..core import compute_static_masks, sky_solutions
     from ..core._staticmask import reference_uses_static
 
     opts = _sky_options(dict(sky_options))
@@ -392,12 +412,15 @@ def _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options)
     if use_static:
         static = compute_static_masks(chips, static_sig=opts.get("static_sig", 4.0),
                                       compat=compat is not None, executor=executor, progress=progress)
-    results = sky_methods(chips, methods=methods, compat=compat, executor=executor,
-                          progress=progress, static_masks=static, **opts)
+    opts["use_static"] = bool(use_static)
+    results = sky_solutions(chips, methods=methods, sky_models=models, compat=compat, executor=executor,
+                            progress=progress, static_masks=static, flatness=flatness, **opts)
     return results, static
 
 
-def run(inputs, output: str, *, method: str = "localmin", compat: str | None = None,
+@transactional
+def run(txn: RunTransaction, inputs, output: str, *, method: str = "localmin", sky_model: str = "constant",
+        compat: str | None = None,
         readonly: bool = False, frame: FrameOptions = FrameOptions(), build: bool = False,
         overwrite: bool = False, jobs: int | None = None, dask: Any = None,
         progress: Callable[[str, int, int], None] | None = None,
@@ -411,20 +434,20 @@ def run(inputs, output: str, *, method: str = "localmin", compat: str | None = N
     params = _drizzle_params(drizzle or {})
     method = canonical_method(method)
     t0 = time.perf_counter()
-    chips = read_inputs(inputs, compat=compat is not None)
-    _check_outputs([output], chips, build, overwrite, _context_of(params, len(chips)))
-    if not readonly:
-        check_writable(c.source[0] for c in chips if c.source)
+    chips = read_inputs(txn.open_inputs(inputs, write=not readonly), compat=compat is not None)
+    _check_outputs([output], chips, build, overwrite, txn, _context_of(params, len(chips)))
     fr = output_frame(chips, frame)
     check_frame(fr, [output], n_inputs=len(chips), params=params)
-    results, static = _skies_and_static(chips, [method], compat, jobs, dask, progress, sky_options)
-    result = results[method]
+    model = canonical_model(sky_model)
+    solved, static = _solutions_and_static(chips, [method], [model], compat, jobs, dask, progress, sky_options)
+    result = solved[(method, model)]
+    results = {method: result}
     t1 = time.perf_counter()
-    written = [] if readonly else write_sky(result, chips, progress=progress)
+    written = [] if readonly else write_sky(result, chips, progress=progress, transaction=txn)
     skyrun = SkyRun(results=results, chips=tuple(chips), written=tuple(written),
                     timings={"sky": t1 - t0})
     skies = {c.name: c.coefficients for c in result.chips}
-    mosaics = drizzle_products(chips, {method: skies}, fr, {method: output}, params=params,
+    mosaics = drizzle_products(chips, {method: skies}, fr, {method: output}, params=params, txn=txn,
                                static_masks=static, executor=make_executor(jobs, dask), build=build,
                                overwrite=overwrite, header_extra={method: _frame_extra(frame)},
                                sky_info={method: _sky_info(method, skies, dict(result.parameters))},
