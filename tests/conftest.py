@@ -14,6 +14,13 @@ if "SKYMATCH_REFERENCE" in os.environ:
     REFERENCE = Path(os.environ["SKYMATCH_REFERENCE"])
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path, monkeypatch):
+    """Run every test in its own empty directory: commands write their default log file
+    (skymatch.log) into the current directory, and nothing may land in the source tree."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def small_mosaic(tmp_path_factory):
     """3x3 tiles x 2 exposures of 200x200 px, constant skies, nebula and stars (pristine)."""

@@ -25,8 +25,8 @@ from scipy.interpolate import RectBivariateSpline
 
 from ._version import __version__
 
-__all__ = ["NOTEBOOK_ROOTNAMES", "MosaicTruth", "make_mosaic", "make_visit_drz", "simulate_exposure_headers",
-           "star_catalog"]
+__all__ = ["NOTEBOOK_ROOTNAMES", "NOTEBOOK_ALIGN_ORDER", "MosaicTruth", "make_mosaic", "make_visit_drz",
+           "simulate_exposure_headers", "star_catalog", "sky_truth_errors", "wcs_truth_errors"]
 
 EXPTIME = 602.937317
 PIXEL_SCALE = 0.12825  # IDCSCALE of WFC3/IR, arcsec
@@ -44,6 +44,8 @@ NOTEBOOK_ROOTNAMES = {
     "56": ("ibxl56huq", "ibxl56i2q"), "57": ("ibxl57adq", "ibxl57aiq"),
     "58": ("ibxl58sqq", "ibxl58svq"),
 }
+# The notebook's drz.list: the reference tile first, then the tiles overlapping most.
+NOTEBOOK_ALIGN_ORDER = ("54", "51", "53", "55", "57", "50", "52", "56", "58")
 _NOTEBOOK_ORIENTAT = {
     "50": 170.667, "51": 166.653, "52": 166.665, "53": 165.608, "54": 166.631,
     "55": 166.622, "56": 162.590, "57": 166.609, "58": 166.614,
@@ -467,3 +469,74 @@ def _write_flt(path, sci_hdr, sci, err, dq, *, root, asn, visit, e, dither, over
         h["BUNIT"] = unit
         hdus.append(fits.ImageHDU(arr, header=h))
     fits.HDUList(hdus).writeto(path, overwrite=overwrite)
+
+
+def sky_truth_errors(table, truth_file: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """How well each sky method of a comparison table reproduces the true skies.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        A table with a ``Rootname`` column and one column of MDRIZSKY per method
+        (``globalmin``, ``globalmin_match``, ``match``, ``local``), e.g.
+        ``skymatch.compare(...).to_table()``.
+    truth_file : path
+        The mosaic's ``truth.json``.
+
+    Returns
+    -------
+    dict
+        ``{column: {"rms": r, "max": m, "offset": o}}`` in e-/s: ``rms`` and ``max``
+        of the error of the sky differences between exposures,
+        ``(s - mean s) - (t - mean t)`` (what ``match`` determines), and ``offset`` =
+        ``mean(s - t)`` (the common level, which only ``localmin`` and
+        ``globalmin+match`` estimate).
+    """
+    with open(truth_file, encoding="utf-8") as fh:
+        true = json.load(fh)["exposures"]
+    t = np.array([true[str(r)]["sky"] for r in table["Rootname"]], dtype=float)
+    out: dict[str, dict[str, float]] = {}
+    for col in ("globalmin", "globalmin_match", "match", "local"):
+        if col not in table.colnames:
+            continue
+        s = np.asarray(table[col], dtype=float)
+        err = (s - s.mean()) - (t - t.mean())
+        out[col] = {"rms": float(np.sqrt(np.mean(err ** 2))), "max": float(np.max(np.abs(err))),
+                    "offset": float(np.mean(s - t))}
+    return out
+
+
+def wcs_truth_errors(paths, truth_file: str | os.PathLike) -> dict[str, tuple[float, float]]:
+    """How far each exposure's header WCS is from its true WCS (``make_mosaic(misalign=...)``).
+
+    Parameters
+    ----------
+    paths : iterable of path
+        ``_flt.fits`` files of a synthetic mosaic (their headers as they are now).
+    truth_file : path
+        The mosaic's ``truth.json``.
+
+    Returns
+    -------
+    dict
+        ``{rootname: (centre, maximum)}``: the displacement, in pixels, at the chip
+        centre and the largest over the chip.
+    """
+    from .core._wcsfit import wcs_difference
+
+    with open(truth_file, encoding="utf-8") as fh:
+        true = json.load(fh)["exposures"]
+    out: dict[str, tuple[float, float]] = {}
+    for p in paths:
+        with fits.open(p) as h:
+            root = str(h[0].header["ROOTNAME"]).strip().lower()
+            hdr = h["SCI", 1].header
+            shape = (int(hdr["NAXIS2"]), int(hdr["NAXIS1"]))
+            header_wcs = WCS(hdr, fobj=h)
+            true_wcs = WCS(hdr, fobj=h)
+        true_wcs.wcs.crval = true[root]["true_crval"]
+        true_wcs.wcs.cd = np.array(true[root]["true_cd"])
+        true_wcs.wcs.set()
+        centre, worst, _ = wcs_difference(true_wcs, header_wcs, shape)
+        out[root] = (centre, worst)
+    return out

@@ -1,7 +1,9 @@
 """Plots and pictures: MDRIZSKY per image per method, mosaic images, an animated GIF.
 
-matplotlib is imported inside the functions and only through its object-oriented API
-(no pyplot state).  Functions that draw take ``ax=None`` and return the Axes.
+matplotlib is imported inside the functions.  Functions that draw take ``ax=None`` and
+return the Axes; without an ``ax`` they draw on ``matplotlib.pyplot.gca()``, so the plot
+appears inline in a notebook (photutils' convention).  Functions that write picture
+files draw on private ``Figure`` objects and never touch pyplot's state.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 __all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "save_figure", "save_gif", "render_mosaic",
-           "plot_alignment_residuals"]
+           "plot_alignment_residuals", "draw_alignment_residuals"]
 
 METHOD_STYLE = {
     "globalmin_match": ("Globalmin + Match", "magenta"),
@@ -21,7 +23,15 @@ METHOD_STYLE = {
 }
 
 
-def _new_axes(figsize=(8, 5)):
+def _current_axes():
+    """pyplot's current Axes (what ``ax=None`` draws on)."""
+    import matplotlib.pyplot as plt
+
+    return plt.gca()
+
+
+def _private_axes(figsize=(8, 5)):
+    """Axes on a Figure of their own, outside pyplot (for pictures written to files)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -39,8 +49,13 @@ def plot_mdrizsky(table, *, ax=None):
         A comparison table with ``Rootname`` and method columns (``globalmin``,
         ``globalmin_match``, ``match``, ``local``).
     ax : matplotlib Axes, optional
+        Where to draw (default: ``matplotlib.pyplot.gca()``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
     """
-    ax = ax or _new_axes()
+    ax = ax if ax is not None else _current_axes()
     x = np.arange(len(table))
     for col, (label, color) in METHOD_STYLE.items():
         if col in table.colnames:
@@ -65,10 +80,26 @@ def mosaic_limits(images: Sequence[np.ndarray], lower: float = 1.0, upper: float
 
 
 def plot_mosaic(sci: np.ndarray, *, ax=None, limits=None, title: str | None = None):
-    """Show a mosaic with an asinh stretch (NaN = no data, drawn dark grey)."""
+    """Show a mosaic with an asinh stretch (NaN = no data, drawn dark grey).
+
+    Parameters
+    ----------
+    sci : numpy.ndarray
+        The science image.
+    ax : matplotlib Axes, optional
+        Where to draw (default: ``matplotlib.pyplot.gca()``).
+    limits : (float, float), optional
+        Display range (default: :func:`mosaic_limits` of ``sci``).
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
     from astropy.visualization import AsinhStretch, ImageNormalize
 
-    ax = ax or _new_axes((7, 7))
+    ax = ax if ax is not None else _current_axes()
     lo, hi = limits or mosaic_limits([sci])
     norm = ImageNormalize(vmin=lo, vmax=hi, stretch=AsinhStretch(0.1))
     im = np.ma.masked_invalid(sci)
@@ -87,7 +118,7 @@ def render_mosaic(sci: np.ndarray, *, limits, title: str, max_pixels: int = 900)
     """RGB array of a mosaic picture (binned down to at most ``max_pixels`` a side)."""
     step = max(1, int(np.ceil(max(sci.shape) / max_pixels)))
     small = sci[::step, ::step]
-    ax = plot_mosaic(small, limits=limits, title=title)
+    ax = plot_mosaic(small, ax=_private_axes((7, 7)), limits=limits, title=title)
     fig = ax.figure
     fig.set_size_inches(7, 7 * small.shape[0] / small.shape[1] + 0.4)
     fig.canvas.draw()
@@ -115,7 +146,7 @@ def comparison_pictures(mosaics: Mapping[str, np.ndarray], table, outdir: str, p
     import os
 
     out: dict[str, object] = {}
-    out["plot"] = save_figure(plot_mdrizsky(table), os.path.join(outdir, f"{prefix}_mdrizsky.png"))
+    out["plot"] = save_figure(plot_mdrizsky(table, ax=_private_axes()), os.path.join(outdir, f"{prefix}_mdrizsky.png"))
     # One display range for all (so seams compare), each from its own floor (the methods
     # differ by a constant level the eye should not be asked to judge).
     lims = {name: mosaic_limits([sci]) for name, sci in mosaics.items()}
@@ -136,15 +167,41 @@ def comparison_pictures(mosaics: Mapping[str, np.ndarray], table, outdir: str, p
 
 
 def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, dpi: int = 100) -> str:
-    """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
-    against x and against y of the reference frame; ``ylimit`` bounds the y axes."""
+    """Save TweakReg's residual plots (:func:`draw_alignment_residuals`) as ``path``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fits = [f for f in result.fits if f.aligned and f.residuals]
-    n = max(1, len(fits))
+    n = max(1, sum(1 for f in result.fits if f.aligned and f.residuals))
     fig = Figure(figsize=(9, 2.2 * n), layout="constrained")
     FigureCanvasAgg(fig)
+    draw_alignment_residuals(result, fig=fig, ylimit=ylimit)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def draw_alignment_residuals(result, *, fig=None, ylimit: float | None = None):
+    """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
+    against x and against y of the reference frame.
+
+    Parameters
+    ----------
+    result : AlignResult
+        What :func:`skymatch.align` returned.
+    fig : matplotlib Figure, optional
+        Where to draw (default: a new pyplot figure, shown inline in a notebook).
+    ylimit : float, optional
+        Bound of the y axes, pixels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fits = [f for f in result.fits if f.aligned and f.residuals]
+    n = max(1, len(fits))
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(9, 2.2 * n), layout="constrained")
     axes = fig.subplots(n, 2, squeeze=False)
     for row, f in zip(axes, fits):
         r = f.residuals
@@ -160,5 +217,4 @@ def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, 
         row[0].legend(fontsize=7, loc="upper right")
     if not fits:
         axes[0][0].text(0.5, 0.5, "no image was aligned", ha="center", transform=axes[0][0].transAxes)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return fig

@@ -1,0 +1,29 @@
+"""One public call's surroundings: its progress reporting and its log file."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
+
+from .._progress import ProgressCallback, progress_reporter
+
+__all__ = ["session"]
+
+
+@contextmanager
+def session(command: str, parameters: Mapping[str, Any], log_file: str | None, progress: Any, *,
+            packages: Sequence[str] | None = None) -> Iterator[tuple[ProgressCallback | None, Any]]:
+    """Yield ``(progress callback or None, RunLog or None)`` for one run.
+
+    The log file (when ``log_file`` is a path) records the parameters, versions,
+    log records, warnings, and how the run ended.
+    """
+    with progress_reporter(progress) as callback:
+        if log_file is None:
+            yield callback, None
+            return
+        from ..io._logfile import DEFAULT_PACKAGES, RunLog
+
+        with RunLog(log_file, command=command, parameters=parameters,
+                    packages=DEFAULT_PACKAGES if packages is None else packages) as log:
+            yield callback, log
