@@ -110,7 +110,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             extra.append("choices: " + ", ".join(str(c) for c in action.choices))
         if action.required:
             extra.append("required")
-        elif ("default" not in text and action.default is not argparse.SUPPRESS
+        elif ("default:" not in text and action.default is not argparse.SUPPRESS
                 and not isinstance(action, (argparse._StoreConstAction, argparse._HelpAction,
                                             argparse._VersionAction, argparse._CountAction))):
             extra.append(f"default: {_show(action.default)}")
