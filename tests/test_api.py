@@ -490,3 +490,37 @@ def test_plots_draw_on_the_current_axes(small_mosaic, tmp_path):
         assert plot_mdrizsky(c.to_table(), ax=ax3) is ax3
     finally:
         plt.close("all")
+
+
+# ------------------------------------------------------------------ align and tweakback
+def test_align_and_tweakback_from_python(tmp_path):
+    pytest.importorskip("tweakwcs")
+    pytest.importorskip("photutils")
+    from skymatch.datasets import wcs_truth_errors
+
+    t = skymatch.demo_data(tmp_path / "d", tiles=(2, 1), size=300, nstars=1500, misalign=(0.6, 0.01), seed=7,
+                           nebula=0.3, drz=True)
+    truth = json.loads(Path(t.truth_file).read_text())
+    ref_asn = next(e["asn_id"] for e in truth["exposures"].values() if e["visit"] == truth["reference_visit"])
+    ref = next(p for p in t.drz if os.path.basename(p).lower().startswith(ref_asn.lower()))
+    other = next(p for p in t.drz if p != ref)
+    flts = sorted(str(p) for p in (tmp_path / "d").glob("*_flt.fits"))
+    before = wcs_truth_errors(flts, t.truth_file)
+    a = skymatch.align([ref, other], threshold=8.0, conv_width=2.5, minobj=5, searchrad=2.0,
+                       expand_refcat=True, update_header=True, shiftfile=tmp_path / "shift.txt",
+                       table=tmp_path / "fits.ecsv", jobs=1, log_file=tmp_path / "align.log")
+    assert a.all_aligned and a.not_aligned == () and a.updated == (other,)
+    tab = a.to_table()
+    assert str(tab["xshift"].unit) == "pix" and str(tab["rotation"].unit) == "deg"
+    assert (tmp_path / "shift.txt").exists() and len(Table.read(tmp_path / "fits.ecsv")) == 2
+    assert "tweakwcs " in (tmp_path / "align.log").read_text()
+    dry = skymatch.tweakback(other, dry_run=True)
+    assert dry.updated == () and len(dry.to_table()) == 2 and max(dry.shift_max) > 1.0
+    back = skymatch.tweakback(other)
+    assert len(back.updated) == 2 and back.wcsname == "TWEAK"
+    assert "no alignment to propagate" in skymatch.tweakback(ref).message
+    after = wcs_truth_errors(flts, t.truth_file)
+    moved = [r for r in before if before[r][0] > 0.5]
+    assert moved and all(after[r][0] < 0.05 for r in after), after
+    with pytest.raises(InputError, match="would apply the correction twice"):
+        skymatch.tweakback(other)

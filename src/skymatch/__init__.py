@@ -24,6 +24,7 @@ Nothing here configures logging: skymatch logs to the ``'skymatch'`` logger.
 from __future__ import annotations
 
 import importlib
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -39,7 +40,7 @@ from .exceptions import (
 )
 
 # Public name -> module that defines it (imported on first access, PEP 562).
-_LAZY = {
+_LAZY = MappingProxyType({
     # the public API: one function per CLI command, and their results
     "sky": ".api", "drizzle": ".api", "run": ".api", "compare": ".api", "align": ".api",
     "tweakback": ".api", "summary": ".api", "fetch": ".api", "demo_data": ".api",
@@ -58,7 +59,7 @@ _LAZY = {
     "Chip": ".models", "ChipSky": ".models", "ExposureSky": ".models", "InMemoryPixels": ".models",
     "PairStat": ".models", "SkyResult": ".models",
     "make_executor": ".pipeline", "run_sky": ".pipeline", "run_sky_methods": ".pipeline",
-}
+})
 
 __all__ = [
     "__version__",
@@ -74,11 +75,17 @@ __all__ = [
 ]
 
 
+_SUBMODULES = frozenset({"alignment", "api", "chips", "cli", "core", "datasets", "exceptions", "io", "models",
+                         "pipeline", "plotting"})
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'skymatch' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+    if module is not None:
+        return getattr(importlib.import_module(module, __name__), name)
+    if name in _SUBMODULES:  # skymatch.datasets.make_mosaic without importing it first
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'skymatch' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

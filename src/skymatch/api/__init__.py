@@ -6,6 +6,8 @@ frozen result with ``to_table()``, ``to_pandas()`` and a notebook view.  Importi
 this package costs nothing: the pipeline is imported when a function is called.
 """
 
+from types import MappingProxyType
+
 from ._align import align, tweakback
 from ._data import demo_data, fetch, summary
 from ._mosaic import compare, drizzle, run
@@ -15,7 +17,7 @@ __all__ = ["sky", "drizzle", "run", "compare", "align", "tweakback", "summary", 
            "COMMANDS"]
 
 # CLI command name -> public function (the CLI and the tests use it).
-COMMANDS = {
+COMMANDS = MappingProxyType({
     "sky": sky,
     "drizzle": drizzle,
     "run": run,
@@ -25,4 +27,4 @@ COMMANDS = {
     "summary": summary,
     "fetch": fetch,
     "demo-data": demo_data,
-}
+})
