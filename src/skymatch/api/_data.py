@@ -3,7 +3,6 @@ looking at data."""
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -17,9 +16,6 @@ if TYPE_CHECKING:
     from ._results import FetchResult, MosaicTruth, SummaryResult
 
 __all__ = ["summary", "fetch", "demo_data"]
-
-log = logging.getLogger("skymatch")
-
 
 @fill
 def summary(inputs: Inputs, *, table: str | os.PathLike | None = None) -> SummaryResult:
@@ -157,7 +153,9 @@ def fetch(
                           outdir=outdir, observations=observations)
     except OSError as exc:  # requests' and socket errors are OSErrors
         raise _network_error(exc) from None
-    log.info("MAST: %d file(s) to download, %.1f MB; %d already present and complete",
+    import logging
+
+    logging.getLogger("skymatch").info("MAST: %d file(s) to download, %.1f MB; %d already present and complete",
              plan.n_files, plan.total_bytes / 1e6, len(plan.skipped))
     if dry_run or plan.n_files == 0:
         return FetchResult(plan=plan, skipped=plan.skipped, outdir=outdir, dry_run=dry_run)

@@ -11,7 +11,6 @@ Only the standard library is imported until a command runs, so ``--help`` is ins
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import warnings
@@ -53,6 +52,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
 
 def _setup_logging(verbosity: int) -> None:
+    import logging
+
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("skymatch: %(levelname)s: %(message)s"))

@@ -8,8 +8,6 @@ command line and the library cannot disagree about them.
 from __future__ import annotations
 
 import argparse
-import difflib
-import inspect
 import re
 import sys
 from typing import Any, Callable, Iterable, Sequence
@@ -130,6 +128,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # type: ignore[override]
         m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if m:
+            import difflib
+
             choices = [c.strip().strip("'") for c in m.group(2).split(",")]
             close = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.5)
             if close:
@@ -195,6 +195,8 @@ def normalize_argv(argv: Sequence[str], parsers: Iterable[argparse.ArgumentParse
 
 def suggest_option(unknown: str, parser: argparse.ArgumentParser) -> str | None:
     """The known option closest to ``unknown`` (``--final-bit`` -> ``--final-bits``)."""
+    import difflib
+
     name = unknown.split("=", 1)[0]
     known = [s for a in parser._actions if a.help is not argparse.SUPPRESS for s in a.option_strings]
     close = difflib.get_close_matches(name.replace("_", "-"), known, n=1, cutoff=0.6)
@@ -224,20 +226,19 @@ def cli_spelling(message: str, dests: Iterable[str]) -> str:
 
 
 # ---------------------------------------------------------------- the api link
+def _keyword_names(fn: Callable) -> tuple[str, ...]:
+    code = fn.__code__  # no inspect import: the parser is built on every start
+    return code.co_varnames[code.co_argcount:code.co_argcount + code.co_kwonlyargcount]
+
+
 def api_defaults(fn: Callable) -> dict[str, Any]:
-    """``{keyword: default}`` of a public function."""
-    return {name: p.default for name, p in inspect.signature(fn).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    """``{keyword: default}`` of a public function's keyword-only options."""
+    return dict(fn.__kwdefaults__ or {})
 
 
 def api_kwargs(args: argparse.Namespace, fn: Callable, **override: Any) -> dict[str, Any]:
-    """The keywords of ``fn`` taken from the parsed options of the same names."""
-    out = {}
-    for name, p in inspect.signature(fn).parameters.items():
-        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD or p.kind is inspect.Parameter.POSITIONAL_ONLY:
-            continue
-        out[name] = override[name] if name in override else getattr(args, name)
-    return out
+    """The keyword-only options of ``fn`` taken from the parsed options of the same names."""
+    return {name: override[name] if name in override else getattr(args, name) for name in _keyword_names(fn)}
 
 
 # ---------------------------------------------------------------- shared options

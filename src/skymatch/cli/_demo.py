@@ -9,9 +9,7 @@ each demo works on a fresh copy in ``OUTDIR/work``.
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import time
 
 from .. import api
@@ -27,8 +25,8 @@ NOTEBOOK_DRIZZLE = dict(final_bits="64", final_wcs=True, final_rot=257.0)
 MISALIGN = (1.0, 0.02)  # arcsec, degrees
 
 
-def _step(n: int, text: str) -> None:
-    print(f"\n== {n}. {text}")
+def _step(n: int, text: str, t0: float) -> None:
+    print(f"\n== {n}. {text}  [{time.perf_counter() - t0:.0f} s]")
 
 
 def _have_align_extra() -> bool:
@@ -48,6 +46,9 @@ def _wcs_line(label: str, errors: dict) -> str:
 
 
 def _cmd_demo(a) -> int:
+    import glob
+    import shutil
+
     from ..datasets import NOTEBOOK_ALIGN_ORDER, sky_truth_errors, wcs_truth_errors
     from ._align import report_align
     from ._sky import report_compare
@@ -57,7 +58,7 @@ def _cmd_demo(a) -> int:
     work = os.path.join(a.outdir, "work")
     truth_file = os.path.join(data, "truth.json")
     _step(1, "data: 9 visits x 2 WFC3/IR-like exposures with known skies and known WCS errors "
-             f"(up to {MISALIGN[0]:g} arcsec, {MISALIGN[1]:g} deg), and visit-level DRZ products")
+             f"(up to {MISALIGN[0]:g} arcsec, {MISALIGN[1]:g} deg), and visit-level DRZ products", t0)
     if not os.path.exists(truth_file):
         print(f"building them in {data} (once) ...")
         api.demo_data(data, size=a.size, seed=a.seed, misalign=MISALIGN, drz=True, overwrite=True)
@@ -72,13 +73,13 @@ def _cmd_demo(a) -> int:
         drz_list = os.path.join(work, "drz.list")
         with open(drz_list, "w", encoding="utf-8") as fh:
             fh.write("".join(f"ibxl{v}030_drz.fits\n" for v in NOTEBOOK_ALIGN_ORDER))
-        _step(2, f"align the DRZ files in the notebook's order ({drz_list}) with its TweakReg parameters")
+        _step(2, f"align the DRZ files in the notebook's order ({drz_list}) with its TweakReg parameters", t0)
         r = api.align("@" + drz_list, **NOTEBOOK_ALIGN, shiftfile=os.path.join(work, "shift4_drc.txt"),
                       table=os.path.join(work, "align_fits.csv"),
                       residuals_plot=os.path.join(work, "align_residuals.png"), log_file=log_file,
                       progress=a.progress)
         report_align(r)
-        _step(3, "tweakback: carry each visit's correction back to its FLT files")
+        _step(3, "tweakback: carry each visit's correction back to its FLT files", t0)
         for v in sorted(NOTEBOOK_ALIGN_ORDER):
             tb = api.tweakback(os.path.join(work, f"ibxl{v}030_drz.fits"), log_file=log_file)
             print(tb.message if tb.message else
@@ -90,10 +91,10 @@ def _cmd_demo(a) -> int:
         print(_wcs_line("after align + tweakback", after))
     else:
         _step(2, "align and tweakback skipped: they need pip install 'skymatch[align]' "
-                 "(make demo installs it)")
+                 "(make demo installs it)", t0)
 
     _step(4, "compare the four sky methods, one mosaic each (the notebook's AstroDrizzle calls: "
-             "final_bits=64, final_wcs, final_rot=257)")
+             "final_bits=64, final_wcs, final_rot=257)", t0)
     out = os.path.join(a.outdir, "compare")
     c = api.compare(flts, outdir=out, **NOTEBOOK_DRIZZLE, overwrite=True, progress=a.progress)
     report_compare(c)

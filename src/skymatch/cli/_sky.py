@@ -7,7 +7,6 @@ each command calls that function with them (:func:`~._common.api_kwargs`).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 
 from .. import api
@@ -27,8 +26,6 @@ from ._common import (
 )
 
 __all__ = ["add_sky_commands"]
-
-log = logging.getLogger("skymatch")
 
 _METHOD_HELP = (f"sky method: {', '.join(_choices.SKY_METHODS)} (JWST names "
                 f"{', '.join(_choices.METHOD_ALIASES)} too); sky and run share one default")
@@ -174,7 +171,9 @@ def _cmd_sky(a) -> int:
         print(f"table: {r.table_file}")
     if r.log_file:
         print(f"log: {r.log_file}")
-    log.info("timings: %s", _timings(r.timings))
+    import logging
+
+    logging.getLogger("skymatch").info("timings: %s", _timings(r.timings))
     return 0
 
 
