@@ -184,6 +184,10 @@ def test_cli_and_library_give_identical_results(mosaic_copy, tmp_path, capsys):
     a = fits.getdata(tmp_path / "cli_drz_sci.fits")
     b = fits.getdata(tmp_path / "lib_drz_sci.fits")
     assert np.array_equal(a, b, equal_nan=True) and np.array_equal(b, m.mosaic.sci, equal_nan=True)
+    assert repr(m).startswith("<MosaicRun: 18 chips onto ") and "arcsec/px" in repr(m)
+    mt = m.to_table()
+    assert list(mt["mdrizsky"]) == [c.sky for c in m.sky.result.chips] and set(mt["units"]) == {"ELECTRONS/S"}
+    assert isinstance(m.sky, skymatch.SkyRun) and m.sky.method == "localmin"
     assert fits.getheader(tmp_path / "lib_drz_sci.fits")["ORIENTAT"] == pytest.approx(257.0)
 
 
@@ -278,6 +282,8 @@ def test_a_method_string_is_one_method_not_letters(small_mosaic, tmp_path):
     d, truth = small_mosaic
     c = skymatch.compare(str(d / "*_flt.fits"), outdir=tmp_path / "c", methods="match", pictures=False)
     assert c.methods == ("match",) and list(c.mosaics) == ["match"]
+    assert repr(c).startswith("<CompareRun: 1 methods x 1 sky model(s) for 18 chips") and "\n" not in repr(c)
+    assert "<table" in c._repr_html_() and "ELECTRONS/S" in c._repr_html_()
     assert sorted(os.path.basename(p) for p in c.products["match"]) == [
         "f160w_match_drz_ctx.fits", "f160w_match_drz_sci.fits", "f160w_match_drz_wht.fits"]
     t = c.to_table()
@@ -371,6 +377,8 @@ def test_summary_with_units(small_mosaic, tmp_path):
     assert str(t["exptime"].unit) == "s" and str(t["postarg1"].unit) == "arcsec"
     assert t["exptime"][0] == pytest.approx(602.937317)
     assert len(Table.read(tmp_path / "s.ecsv")) == 2
+    assert repr(s).startswith("<SummaryResult: 2 files") and "<table" in s._repr_html_()
+    assert list(s.to_pandas()["file"]) == ["ibxl54bgq_flt.fits", "ibxl51eoq_flt.fits"]
 
 
 def test_demo_data_truth_and_wcs_errors(tmp_path):
@@ -378,6 +386,7 @@ def test_demo_data_truth_and_wcs_errors(tmp_path):
     truth = json.loads((tmp_path / "m" / "truth.json").read_text())
     tab = t.to_table()
     assert len(tab) == 4 and str(tab["sky"].unit) == "electron / s"
+    assert repr(t).startswith("<MosaicTruth: 4 exposures in ")
     assert [truth["exposures"][r]["sky"] for r in tab["rootname"]] == list(tab["sky"])
     with pytest.raises(WriteError, match="already holds a synthetic mosaic"):
         skymatch.demo_data(tmp_path / "m", tiles=(2, 1), size=64)
@@ -445,6 +454,7 @@ def test_fetch_with_a_fake_mast(small_mosaic, tmp_path, monkeypatch):
     plan = skymatch.fetch(proposal=12812, filter="F160W", products="flt", outdir=tmp_path / "d", dry_run=True)
     assert plan.dry_run and plan.plan.n_files == 3 and not (tmp_path / "d").exists()
     assert list(plan.to_table()["file"]) == sorted(files)
+    assert repr(plan).startswith("<FetchResult: dry run: 3 file(s)") and "MB" in plan._repr_html_()
     r = skymatch.fetch(proposal="12812", filter=["F160W"], products=["FLT"], outdir=tmp_path / "d",
                        progress=False)
     assert sorted(os.path.basename(p) for p in r.written) == sorted(files)
@@ -514,10 +524,23 @@ def test_align_and_tweakback_from_python(tmp_path):
     assert str(tab["xshift"].unit) == "pix" and str(tab["rotation"].unit) == "deg"
     assert (tmp_path / "shift.txt").exists() and len(Table.read(tmp_path / "fits.ecsv")) == 2
     assert "tweakwcs " in (tmp_path / "align.log").read_text()
+    assert repr(a).startswith("<AlignResult: 1 of 1 images aligned to ") and "<table" in a._repr_html_()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        fig = a.plot_residuals(ylimit=0.5)
+        assert fig is plt.gcf() and len(fig.axes) == 2
+        assert fig.axes[0].get_ylim() == (-0.5, 0.5)
+    finally:
+        plt.close("all")
     dry = skymatch.tweakback(other, dry_run=True)
     assert dry.updated == () and len(dry.to_table()) == 2 and max(dry.shift_max) > 1.0
     back = skymatch.tweakback(other)
     assert len(back.updated) == 2 and back.wcsname == "TWEAK"
+    assert repr(back).endswith("2 file(s) updated>") and str(back.to_table()["shift_max"].unit) == "pix"
     assert "no alignment to propagate" in skymatch.tweakback(ref).message
     after = wcs_truth_errors(flts, t.truth_file)
     moved = [r for r in before if before[r][0] > 0.5]

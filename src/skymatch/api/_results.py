@@ -370,6 +370,18 @@ class AlignResult(_Tabular, _AlignResult):
     def __post_init__(self) -> None:
         object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
 
+    def plot_residuals(self, *, fig=None, ylimit: float | None = None):
+        """TweakReg's residual plots, on ``fig`` (default: a new pyplot figure, shown
+        inline in a notebook).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from ..plotting import draw_alignment_residuals
+
+        return draw_alignment_residuals(self, fig=fig, ylimit=ylimit)
+
     @property
     def not_aligned(self) -> tuple[str, ...]:
         """Images that could not be aligned (their WCS is unchanged)."""
