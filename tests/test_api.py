@@ -150,6 +150,11 @@ def test_result_views_are_short_frozen_and_html(small_mosaic):
         r.log_file = "x"
     with pytest.raises(TypeError):
         r.parameters["readonly"] = False
+    import pickle
+
+    back = pickle.loads(pickle.dumps(r))
+    assert [c.sky for c in back.result.chips] == [c.sky for c in r.result.chips]
+    assert back.parameters["skymethod"] == "localmin" and repr(back) == repr(r)
 
 
 def test_to_pandas_without_pandas_is_one_clear_error(small_mosaic, monkeypatch):

@@ -82,6 +82,14 @@ class _Tabular:
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self._summary()}>"
 
+    # MappingProxyType (the read-only ``parameters``) does not pickle: store a dict.
+    def __getstate__(self) -> dict:
+        return {k: dict(v) if isinstance(v, MappingProxyType) else v for k, v in self.__dict__.items()}
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, MappingProxyType(v) if k == "parameters" else v)
+
     def _repr_html_(self) -> str:
         table = self.to_table()
         notes = "".join(f"<br><small>{html.escape(n)}</small>" for n in self._notes())
