@@ -44,9 +44,10 @@ _LAZY = MappingProxyType({
     # the public API: one function per CLI command, and their results
     "sky": ".api", "drizzle": ".api", "run": ".api", "compare": ".api", "align": ".api",
     "tweakback": ".api", "summary": ".api", "fetch": ".api", "demo_data": ".api",
-    "SkyRun": ".api._results", "MosaicRun": ".api._results", "CompareRun": ".api._results",
-    "AlignResult": ".api._results", "TweakbackResult": ".api._results",
-    "SummaryResult": ".api._results", "FetchResult": ".api._results", "MosaicTruth": ".api._results",
+    "SkyRun": ".api._results_sky", "MosaicRun": ".api._results_sky", "CompareRun": ".api._results_sky",
+    "AlignResult": ".api._results_align", "TweakbackResult": ".api._results_align",
+    "SummaryResult": ".api._results_data", "FetchResult": ".api._results_data",
+    "MosaicTruth": ".api._results_data",
     # lower-level building blocks
     "write_shiftfile": ".alignment",
     "make_chip": ".chips",

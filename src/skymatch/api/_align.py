@@ -27,7 +27,7 @@ from ._validate import (
 )
 
 if TYPE_CHECKING:
-    from ._results import AlignResult, TweakbackResult
+    from ._results_align import AlignResult, TweakbackResult
 
 __all__ = ["align", "tweakback"]
 
@@ -203,7 +203,8 @@ def align(
     from ..alignment import write_shiftfile
     from ..core._align import AlignParams
     from ..core._sources import SourceFindParams
-    from ._results import AlignResult, _base_values
+    from ._results_align import AlignResult
+    from ._tabular import base_values
 
     with session("align", call, log_path, progress, packages=ALIGN_PACKAGES) as (callback, log):
         r = align_images(inputs, find=SourceFindParams(**find_kw), params=AlignParams(**fit_kw), group=group,
@@ -224,7 +225,7 @@ def align(
                       + "\n".join(r.table().pformat(max_lines=-1, max_width=-1)))
             log.write_mapping("files", {"updated": list(r.updated), "shiftfile": shiftfile, "table": table,
                                         "residuals_plot": residuals_plot})
-    return AlignResult(**_base_values(r), shiftfile=shiftfile, table_file=table, residuals_plot=residuals_plot,
+    return AlignResult(**base_values(r), shiftfile=shiftfile, table_file=table, residuals_plot=residuals_plot,
                        log_file=log_path, parameters=call)
 
 
@@ -299,7 +300,8 @@ def tweakback(
     log_path = as_log_file(log_file, DEFAULT_LOG)
 
     from ..alignment import tweakback as tweakback_product
-    from ._results import TweakbackResult, _base_values
+    from ._results_align import TweakbackResult
+    from ._tabular import base_values
 
     with session("tweakback", call, log_path, False) as (_, log):
         r = tweakback_product(drz, inputs=inputs, old_key=old_key, wcsname=wcsname, force=force,
@@ -309,4 +311,4 @@ def tweakback(
                 f"{name}: moved {c:.4f} px at the centre (max {m:.4f} px), rotated {rot:.6f} deg"
                 for name, c, m, rot in zip(r.chips, r.shift_centre, r.shift_max, r.rotation)))
             log.write(f"updated: {', '.join(r.updated) or 'nothing'}")
-    return TweakbackResult(**_base_values(r), dry_run=dry_run, log_file=log_path)
+    return TweakbackResult(**base_values(r), dry_run=dry_run, log_file=log_path)

@@ -13,7 +13,7 @@ from ._sky import Inputs, Progress
 from ._validate import as_bool, as_float, as_inputs, as_int, as_pair, as_path, as_table_path, reject
 
 if TYPE_CHECKING:
-    from ._results import FetchResult, MosaicTruth, SummaryResult
+    from ._results_data import FetchResult, MosaicTruth, SummaryResult
 
 __all__ = ["summary", "fetch", "demo_data"]
 
@@ -48,7 +48,7 @@ def summary(inputs: Inputs, *, table: str | os.PathLike | None = None) -> Summar
     table = as_table_path(table)
 
     from ..io import expand_inputs, header_summary, write_table
-    from ._results import SummaryResult
+    from ._results_data import SummaryResult
 
     files = tuple(s.path for s in expand_inputs(inputs))
     t = header_summary(files)
@@ -145,7 +145,7 @@ def fetch(
     from .._progress import progress_reporter
     from ..io._mast import FetchResult as _Base
     from ..io._mast import fetch_products, mast_observations, plan_fetch
-    from ._results import FetchResult
+    from ._results_data import FetchResult
 
     observations = mast_observations()
     try:
@@ -244,9 +244,10 @@ def demo_data(
                              "use overwrite=True to replace it")
 
     from ..datasets import make_mosaic, make_visit_drz
-    from ._results import MosaicTruth, _base_values
+    from ._results_data import MosaicTruth
+    from ._tabular import base_values
 
     truth = make_mosaic(outdir, tiles=tiles, size=size, seed=seed, gradient=gradient, nebula=nebula,
                         nstars=nstars, misalign=misalign, overwrite=overwrite)
     products = tuple(make_visit_drz(truth.paths, outdir, overwrite=overwrite)) if drz else ()
-    return MosaicTruth(**_base_values(truth), drz=products)
+    return MosaicTruth(**base_values(truth), drz=products)

@@ -27,7 +27,7 @@ from ._validate import (
 )
 
 if TYPE_CHECKING:
-    from ._results import CompareRun, MosaicRun
+    from ._results_sky import CompareRun, MosaicRun
 
 __all__ = ["drizzle", "run", "compare"]
 
@@ -123,13 +123,14 @@ def drizzle(
     log_path = as_log_file(log_file, f"{output}_skymatch.log")
 
     from ..pipeline import run_drizzle
-    from ._results import MosaicRun, _base_values
+    from ._results_sky import MosaicRun
+    from ._tabular import base_values
 
     with session("drizzle", call, log_path, progress) as (callback, log):
         r = run_drizzle(inputs, output, frame=frame, skysub=skysub, use_static=use_static, build=build,
                         overwrite=overwrite, progress=callback, **params)
         _log_products(log, r)
-    return MosaicRun(**_base_values(r), output=output, log_file=log_path, parameters=call)
+    return MosaicRun(**base_values(r), output=output, log_file=log_path, parameters=call)
 
 
 @fill
@@ -251,7 +252,8 @@ def run(
     log_path = as_log_file(log_file, f"{output}_skymatch.log")
 
     from ..pipeline import run as run_pipeline
-    from ._results import MosaicRun, SkyRun, _base_values
+    from ._results_sky import MosaicRun, SkyRun
+    from ._tabular import base_values
 
     with session("run", call, log_path, progress) as (callback, log):
         r = run_pipeline(inputs, output, method=method, compat=compat, readonly=readonly, frame=frame,
@@ -260,8 +262,8 @@ def run(
         if log is not None:
             log.write_mapping(f"MDRIZSKY ({method}, data units)", {c.name: c.sky for c in r.sky.result.chips})
         _log_products(log, r)
-    values = _base_values(r)
-    values["sky"] = SkyRun(**_base_values(r.sky), log_file=log_path,
+    values = base_values(r)
+    values["sky"] = SkyRun(**base_values(r.sky), log_file=log_path,
                            parameters={k: v for k, v in call.items() if k in _SKY_KEYS})
     return MosaicRun(**values, output=output, log_file=log_path, parameters=call)
 
@@ -394,7 +396,8 @@ def compare(
     log_path = as_log_file(log_file, os.path.join(outdir, "skymatch.log"))
 
     from ..pipeline import default_prefix, run_compare
-    from ._results import CompareRun, SkyRun, _base_values
+    from ._results_sky import CompareRun, SkyRun
+    from ._tabular import base_values
 
     packages = None
     if pictures:
@@ -410,7 +413,7 @@ def compare(
                                                                                         max_width=-1)))
             log.write_mapping("pictures and tables", {k: v for k, v in r.extras.items() if k != "mosaics"})
         _log_products(log, r)
-    values = _base_values(r)
-    values["sky"] = SkyRun(**_base_values(r.sky), log_file=log_path)
+    values = base_values(r)
+    values["sky"] = SkyRun(**base_values(r.sky), log_file=log_path)
     return CompareRun(**values, outdir=outdir, prefix=prefix or default_prefix(r.chips),
                       methods=method_list, sky_models=models, log_file=log_path, parameters=call)

@@ -24,7 +24,7 @@ from ._validate import (
 )
 
 if TYPE_CHECKING:
-    from ._results import SkyRun
+    from ._results_sky import SkyRun
 
 __all__ = ["sky", "Inputs", "Progress", "DEFAULT_LOG"]
 
@@ -141,7 +141,8 @@ def sky(
     log_path = as_log_file(log_file, DEFAULT_LOG)
 
     from ..pipeline import run_sky
-    from ._results import SkyRun, _base_values, data_units
+    from ._results_sky import SkyRun
+    from ._tabular import base_values, data_units
 
     with session("sky", call, log_path, progress) as (callback, log):
         r = run_sky(inputs, method=method, compat=compat, readonly=readonly, subtract=subtract,
@@ -152,4 +153,4 @@ def sky(
                               {c.name: c.sky for c in r.result.chips})
             log.write_mapping("timings (s)", r.timings)
             log.write(f"headers written: {len(r.written)} file(s)" + (f"; table: {table}" if table else ""))
-    return SkyRun(**_base_values(r), table_file=table, log_file=log_path, parameters=call)
+    return SkyRun(**base_values(r), table_file=table, log_file=log_path, parameters=call)

@@ -116,7 +116,7 @@ def _units(chips) -> str:
 
 
 def _print_sky(r, *, verbose: int) -> None:
-    from ..api._results import brightness_units
+    from ..api._tabular import brightness_units
 
     res = r.result
     units = {c.name: c.units or "?" for c in r.chips}
