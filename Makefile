@@ -1,5 +1,6 @@
 # skymatch: two commands do everything.
-#   make demo   build the synthetic demo mosaic and run the main job on it
+#   make demo   the notebook's whole path on synthetic data: misaligned visits with DRZ
+#               products -> align -> tweakback -> compare (installs the align extra)
 #   make test   run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -20,7 +21,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,dask]"
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed
+# What alignment needs (tweakwcs, photutils): the optional extra `align`.
+$(VENV)/.installed-align: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[align]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed-align
 	$(BIN)/skymatch demo --outdir $(DEMO)
 
 # pytest exits 5 when it collected no test: that is a failure too.

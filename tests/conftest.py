@@ -40,6 +40,13 @@ def _shared_mosaic(tmp_path_factory, name, **kwargs):
     assert not changed, f"a test wrote into the shared {name} fixture: {changed}; use mosaic_copy"
 
 
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path, monkeypatch):
+    """Run every test in its own empty directory: commands write their default log file
+    (skymatch.log) into the current directory, and nothing may land in the source tree."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(scope="session")
 def small_mosaic(tmp_path_factory):
     """3x3 tiles x 2 exposures of 200x200 px, constant skies, nebula and stars (shared)."""

@@ -170,7 +170,7 @@ def _bad_file(kind, good, d):
     ("truncated", r"truncated_flt.fits\[\d\]: file is truncated"),
     ("nowcs", r"nowcs_flt.fits\[SCI,1\]: no celestial WCS"),
     ("cube", r"cube_flt.fits\[0\]: data are 3-D"),
-    ("masked", r"masked_flt.fits\[SCI,1\]: no usable pixels after sky_bits='0' .*relax sky_bits"),
+    ("masked", r"masked_flt.fits\[SCI,1\]: no usable pixels after --sky-bits='0' .*relax --sky-bits"),
 ])
 def test_bad_input_files(kind, message, good_and_dir, capsys):
     import re
@@ -211,7 +211,7 @@ def test_read_only_file(good_and_dir, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--skymethod", "median"], "is not a sky method"),
-    (["--sky-bits", "4+x"], "sky_bits='4+x': cannot read 'x'"),
+    (["--sky-bits", "4+x"], "--sky-bits='4+x': cannot read 'x'"),
     (["--skyclip", "-1"], "skyclip"),
 ])
 def test_bad_options(good_and_dir, capsys, args, message):

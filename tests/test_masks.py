@@ -183,4 +183,4 @@ def test_cli_huge_sky_bits_is_a_one_line_parameter_error(tmp_path, capsys):
     code = main(["sky", str(p), "--readonly", "--sky-bits", "99999999999999999999"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
-    assert err[0].startswith("skymatch: error: sky_bits='99999999999999999999': ")
+    assert err[0].startswith("skymatch: error: --sky-bits='99999999999999999999': ")

@@ -1,9 +1,11 @@
 """Plots and pictures: MDRIZSKY per image per method, mosaic images, an animated GIF.
 
-matplotlib is imported inside the functions and only through its object-oriented API
-(no pyplot state).  Functions that draw take ``ax=None`` and return the Axes.  This
-module draws; writing pictures to files is :mod:`skymatch.io`'s job
-(``io.save_figure``, ``io.save_png``, ``io.save_gif``, ``io.save_comparison_pictures``).
+matplotlib is imported inside the functions.  Functions that draw take ``ax=None`` and
+return the Axes; without an ``ax`` they draw on ``matplotlib.pyplot.gca()``, so the plot
+appears inline in a notebook (photutils' convention).  Pictures made for files are drawn
+on private ``Figure`` objects and never touch pyplot's state.  This module draws;
+writing pictures to files is :mod:`skymatch.io`'s job (``io.save_figure``,
+``io.save_png``, ``io.save_gif``, ``io.save_comparison_pictures``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "save_figure", "save_gif", "render_mosaic",
-           "comparison_figures", "flatness_figure", "alignment_residuals_figure", "plot_alignment_residuals"]
+__all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "render_mosaic", "comparison_figures",
+           "flatness_figure", "alignment_residuals_figure", "draw_alignment_residuals"]
 
 METHOD_STYLE = {
     "globalmin_match": ("Globalmin + Match", "magenta"),
@@ -23,7 +25,15 @@ METHOD_STYLE = {
 }
 
 
+def _current_axes():
+    """pyplot's current Axes (what ``ax=None`` draws on)."""
+    import matplotlib.pyplot as plt
+
+    return plt.gca()
+
+
 def _new_axes(figsize=(8, 5)):
+    """Axes on a Figure of their own, outside pyplot (for pictures written to files)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -42,7 +52,7 @@ def plot_mdrizsky(table, *, ax=None):
         ``globalmin_match``, ``match``, ``local``).
     ax : matplotlib Axes, optional
     """
-    ax = ax or _new_axes()
+    ax = ax if ax is not None else _current_axes()
     x = np.arange(len(table))
     for col, (label, color) in METHOD_STYLE.items():
         if col in table.colnames:
@@ -70,7 +80,7 @@ def plot_mosaic(sci: np.ndarray, *, ax=None, limits=None, title: str | None = No
     """Show a mosaic with an asinh stretch (NaN = no data, drawn dark grey)."""
     from astropy.visualization import AsinhStretch, ImageNormalize
 
-    ax = ax or _new_axes((7, 7))
+    ax = ax if ax is not None else _current_axes()
     lo, hi = limits or mosaic_limits([sci])
     norm = ImageNormalize(vmin=lo, vmax=hi, stretch=AsinhStretch(0.1))
     im = np.ma.masked_invalid(sci)
@@ -89,25 +99,11 @@ def render_mosaic(sci: np.ndarray, *, limits, title: str, max_pixels: int = 900)
     """RGB array of a mosaic picture (binned down to at most ``max_pixels`` a side)."""
     step = max(1, int(np.ceil(max(sci.shape) / max_pixels)))
     small = sci[::step, ::step]
-    ax = plot_mosaic(small, limits=limits, title=title)
+    ax = plot_mosaic(small, ax=_new_axes((7, 7)), limits=limits, title=title)
     fig = ax.figure
     fig.set_size_inches(7, 7 * small.shape[0] / small.shape[1] + 0.4)
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-
-
-def save_figure(ax, path: str, dpi: int = 110) -> str:
-    """Save the figure of ``ax`` as PNG (kept for compatibility: :func:`skymatch.io.save_figure`)."""
-    from .io._pictures import save_figure as _save
-
-    return _save(ax, path, dpi=dpi)
-
-
-def save_gif(frames: Sequence[np.ndarray], path: str, *, duration_ms: int = 1200) -> str:
-    """An animated GIF of ``frames`` (kept for compatibility: :func:`skymatch.io.save_gif`)."""
-    from .io._pictures import save_gif as _save
-
-    return _save(frames, path, duration_ms=duration_ms)
 
 
 def comparison_figures(mosaics: Mapping[str, np.ndarray], table) -> dict:
@@ -119,7 +115,7 @@ def comparison_figures(mosaics: Mapping[str, np.ndarray], table) -> dict:
         ``'plot'``: the MDRIZSKY plot (an Axes); ``'mosaics'``: ``{method: RGB array}``
         in the order of ``mosaics`` (the GIF's frames).
     """
-    out: dict[str, object] = {"plot": plot_mdrizsky(table)}
+    out: dict[str, object] = {"plot": plot_mdrizsky(table, ax=_new_axes())}
     # One display range for all (so seams compare), each from its own floor (the methods
     # differ by a constant level the eye should not be asked to judge).
     lims = {name: mosaic_limits([sci]) for name, sci in mosaics.items()}
@@ -141,14 +137,14 @@ def flatness_figure(flatness, *, ax=None, title: str | None = None, limit: float
     ----------
     flatness : skymatch.models.Flatness
     ax : matplotlib Axes, optional
-        Where to draw (default: a new figure).
+        Where to draw (default: ``matplotlib.pyplot.gca()``).
     title : str, optional
     limit : float, optional
         Colour-scale half range (default: 4 x the score's noise, at least its rms).
     """
     import matplotlib
 
-    ax = ax or _new_axes((6.5, 5.5))
+    ax = ax if ax is not None else _current_axes()
     x = -np.degrees(np.asarray(flatness.xi)) * 60.0
     y = np.degrees(np.asarray(flatness.eta)) * 60.0
     lim = limit or max(4.0 * flatness.noise, flatness.rms, 1e-12)
@@ -167,18 +163,40 @@ def flatness_figure(flatness, *, ax=None, title: str | None = None, limit: float
 
 
 def alignment_residuals_figure(result, *, ylimit: float | None = None):
-    """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
-    against x and against y of the reference frame; ``ylimit`` bounds the y axes.
-
-    Returns the matplotlib Figure.
-    """
+    """TweakReg's residual plots on a private Figure (for a file): see
+    :func:`draw_alignment_residuals`.  Returns the Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fits = [f for f in result.fits if f.aligned and f.residuals]
-    n = max(1, len(fits))
+    n = max(1, len([f for f in result.fits if f.aligned and f.residuals]))
     fig = Figure(figsize=(9, 2.2 * n), layout="constrained")
     FigureCanvasAgg(fig)
+    return draw_alignment_residuals(result, fig=fig, ylimit=ylimit)
+
+
+def draw_alignment_residuals(result, *, fig=None, ylimit: float | None = None):
+    """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
+    against x and against y of the reference frame.
+
+    Parameters
+    ----------
+    result : AlignResult
+        What :func:`skymatch.align` returned.
+    fig : matplotlib Figure, optional
+        Where to draw (default: a new pyplot figure, shown inline in a notebook).
+    ylimit : float, optional
+        Bound of the y axes, pixels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fits = [f for f in result.fits if f.aligned and f.residuals]
+    n = max(1, len(fits))
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(9, 2.2 * n), layout="constrained")
     axes = fig.subplots(n, 2, squeeze=False)
     for row, f in zip(axes, fits):
         r = f.residuals
@@ -195,10 +213,3 @@ def alignment_residuals_figure(result, *, ylimit: float | None = None):
     if not fits:
         axes[0][0].text(0.5, 0.5, "no image was aligned", ha="center", transform=axes[0][0].transAxes)
     return fig
-
-
-def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, dpi: int = 100) -> str:
-    """Save :func:`alignment_residuals_figure` as PNG at ``path`` (through :mod:`skymatch.io`)."""
-    from .io._pictures import save_figure as _save
-
-    return _save(alignment_residuals_figure(result, ylimit=ylimit), path, dpi=dpi)

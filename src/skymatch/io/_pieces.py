@@ -111,6 +111,12 @@ def read_product_inputs(chips: Sequence[Chip]) -> tuple[list[dict], list[PixelLo
     return rows, [loc for _, _, loc in found]
 
 
+def remove_files(paths) -> None:
+    """Remove temporary files (those already gone are fine)."""
+    for p in paths:
+        _unlink(p)
+
+
 def save_static_masks(masks: Mapping[tuple, np.ndarray], directory: str) -> tuple[dict, list[str]]:
     """Static masks saved as temporary ``.npy`` files beside the products, so that block
     tasks on other processes or machines load them by path; returns ``({signature: path},

@@ -133,7 +133,7 @@ def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr,
     flat_pics = {}
     for lab, res in results.items():
         if res.flatness is not None and res.flatness.n_cells:
-            ax = flatness_figure(res.flatness, title=f"{lab}: overlap residuals")
+            ax = flatness_figure(res.flatness, ax=_flat_axes(), title=f"{lab}: overlap residuals")
             flat_pics[lab] = save_figure(ax, os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}_flatness.png"),
                                          transaction=txn)
     pics["flatness"] = flat_pics
@@ -145,6 +145,12 @@ def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr,
                             table=table, pictures=pics, products=products, notes=notes,
                             flatness=_flatness_rows(results), transaction=txn)
     return {**{k: v for k, v in pics.items()}, "html": html}
+
+
+def _flat_axes():
+    from ..plotting import _new_axes
+
+    return _new_axes((6.5, 5.5))
 
 
 def _flatness_rows(results) -> list[tuple]:

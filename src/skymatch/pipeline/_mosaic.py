@@ -108,6 +108,31 @@ class MosaicProduct:
     def sci_path(self) -> str:
         return self.paths[0]
 
+    def _read(self, which: str) -> np.ndarray:
+        from ..io import read_product_image
+
+        if self.build:
+            return read_product_image(self.paths[0], which.upper())
+        index = {"sci": 0, "wht": 1, "ctx": 2}[which]
+        if index >= len(self.paths):
+            raise AttributeError(f"{self.label}: no {which} product was written")
+        return read_product_image(self.paths[index], 0)
+
+    @property
+    def sci(self) -> np.ndarray:
+        """The science image, read from its file (for large mosaics prefer :meth:`read_sci`)."""
+        return self._read("sci")
+
+    @property
+    def wht(self) -> np.ndarray:
+        """The weight image, read from its file."""
+        return self._read("wht")
+
+    @property
+    def ctx(self) -> np.ndarray:
+        """The context image (bit planes or context ids), read from its file."""
+        return self._read("ctx")
+
     def read_sci(self, *, max_side: int | None = None) -> np.ndarray:
         """The science image (decimated to at most ``max_side`` pixels a side)."""
         from ..io import read_product_image
@@ -218,7 +243,7 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
     """
     from ..core._ctxtable import block_lut, merge_tables
     from ..core._drizzle import plan_drizzle
-    from ..io._pieces import read_product_inputs, save_static_masks
+    from ..io._pieces import read_product_inputs, remove_files, save_static_masks
     from ..io._products import discard_products, finish_products, stage_products
 
     executor = executor if executor is not None else make_executor(None, None)
@@ -277,11 +302,7 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
     finally:
         for s in staged.values():
             discard_products(s)
-        for t in temp_paths:
-            try:
-                os.unlink(t)
-            except OSError:
-                pass
+        remove_files(temp_paths)
 
 
 def _staged_name(txn: RunTransaction, name: str, chips, build: bool, params) -> str:
