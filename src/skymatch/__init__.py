@@ -6,7 +6,7 @@ The public API is re-exported here; see the README for the command line.
 from ._version import __version__
 from .alignment import AlignResult, TweakbackResult, align, tweakback, write_shiftfile
 from .chips import make_chip
-from .core._align import AlignParams, ImageFit
+from .core._align import AlignParams, AlignStatus, ImageFit
 from .core._sources import SourceFindParams, find_sources
 from .core import (
     SKY_METHODS,
@@ -35,6 +35,7 @@ __all__ = [
     "__version__",
     "AlignParams",
     "AlignResult",
+    "AlignStatus",
     "ImageFit",
     "SourceFindParams",
     "TweakbackResult",

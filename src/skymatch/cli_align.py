@@ -42,7 +42,7 @@ def _cmd_align(a) -> int:
                          enforce_user_order=a.enforce_user_order, fitgeometry=a.fitgeometry,
                          nclip=a.nclip, sigma=a.sigma, weighted=not a.unweighted)
     r = _with_progress(a, align, a.inputs, find=find, params=params, group=a.group, dqbits=a.dqbits,
-                       update_header=a.update_header, wcsname=a.wcsname, workers=a.workers)
+                       update_header=a.update_header, wcsname=a.wcsname, jobs=a.workers)
     rows = [[f.name, f.status, str(f.nsources), str(f.nmatches), _fmt(f.xshift, ".4f"),
              _fmt(f.yshift, ".4f"), _fmt(f.rotation, ".5f"), _fmt(f.scale, ".6f"), _fmt(f.rms_x, ".4f"),
              _fmt(f.rms_y, ".4f")] for f in r.fits]

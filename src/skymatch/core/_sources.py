@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -65,8 +66,9 @@ class SourceFindParams:
 
 
 def _background(data: np.ndarray, good: np.ndarray, box: int):
+    """Background map (mesh medians, bilinear between meshes) and the median noise."""
     from astropy.stats import SigmaClip
-    from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
+    from photutils.background import Background2D, BkgZoomInterpolator, MedianBackground, StdBackgroundRMS
 
     ny, nx = data.shape
     b = int(max(8, min(box, ny // 4 or 1, nx // 4 or 1)))
@@ -75,13 +77,32 @@ def _background(data: np.ndarray, good: np.ndarray, box: int):
         warnings.simplefilter("ignore")  # photutils warns about all-masked meshes
         bkg = Background2D(filled, (b, b), mask=~good, filter_size=3, sigma_clip=SigmaClip(3.0),
                            bkg_estimator=MedianBackground(), bkgrms_estimator=StdBackgroundRMS(),
-                           exclude_percentile=80.0, fill_value=0.0)
-    rms = float(np.median(bkg.background_rms[good])) if good.any() else float("nan")
-    return bkg.background, rms
+                           exclude_percentile=80.0, fill_value=0.0,
+                           interpolator=BkgZoomInterpolator(order=1))
+    return bkg.background, float(bkg.background_rms_median)
+
+
+def _box_reaches_no_data(finite: np.ndarray, good: np.ndarray, xi: np.ndarray, yi: np.ndarray,
+                         half: int) -> np.ndarray:
+    """For boxes of half-size ``half`` centred on pixels (xi, yi): does one reach a region
+    without data (a non-finite pixel, or flagged pixels in a block of 3x3 or more)?
+
+    Isolated flagged pixels do not count: they are only left out of the fit.  Evaluated
+    on each box (with the 2 pixels the opening needs), not on the whole image.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    m = half + 2
+    w = 2 * m + 1
+    bad = sliding_window_view(np.pad(~good, m), (w, w))[yi, xi]
+    nodata = ndimage.binary_opening(bad, structure=np.ones((1, 3, 3), bool))[:, 2:-2, 2:-2]
+    nodata |= sliding_window_view(np.pad(~finite, m), (w, w))[yi, xi][:, 2:-2, 2:-2]
+    return nodata.any(axis=(1, 2))
 
 
 def find_sources(data: np.ndarray, good: np.ndarray | None = None,
-                 params: SourceFindParams = SourceFindParams()) -> dict[str, np.ndarray]:
+                 params: SourceFindParams = SourceFindParams(), *,
+                 region: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Detect point sources and measure their positions.
 
     Parameters
@@ -92,6 +113,10 @@ def find_sources(data: np.ndarray, good: np.ndarray | None = None,
         Usable pixels (default: finite pixels).
     params : SourceFindParams
         Detection parameters.
+    region : callable, optional
+        ``region(x, y) -> bool array``: only detections where it is True are measured
+        and kept (alignment passes where another image could hold a counterpart; the
+        2-D Gaussian fits are most of the cost).  ``nbright`` counts within it.
 
     Returns
     -------
@@ -135,14 +160,14 @@ def find_sources(data: np.ndarray, good: np.ndarray | None = None,
     size = max(7, int(2 * round(0.75 * params.conv_width) + 1))
     half = size // 2
     ny, nx = data.shape
-    # Boxes reaching into no-data regions (NaN borders, chip gaps) give clipped profiles;
-    # isolated flagged pixels are only left out of the fit.
-    clipped = ndimage.binary_dilation(~finite | ndimage.binary_opening(~good, np.ones((3, 3), bool)),
-                                      structure=np.ones((size, size), bool))
     xi = np.clip(np.rint(x0).astype(int), 0, nx - 1)
     yi = np.clip(np.rint(y0).astype(int), 0, ny - 1)
-    keep &= ~clipped[yi, xi]
     keep &= (xi >= half + 1) & (xi < nx - half - 1) & (yi >= half + 1) & (yi < ny - half - 1)
+    # Boxes reaching into no-data regions (NaN borders, chip gaps) give clipped profiles.
+    if keep.any():
+        keep[keep] = ~_box_reaches_no_data(finite, good, xi[keep], yi[keep], half)
+    if region is not None and keep.any():
+        keep[keep] = np.asarray(region(x0[keep], y0[keep]), bool)
     if not keep.any():
         return {**empty, "sigma": np.array(sigma)}
     x0, y0, flux, peak = x0[keep], y0[keep], flux[keep], peak[keep]
