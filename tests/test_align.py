@@ -31,6 +31,7 @@ pytest.importorskip("tweakwcs")
 pytest.importorskip("photutils")
 
 from skymatch.cli import main  # noqa: E402
+from skymatch.exceptions import ParameterError  # noqa: E402
 from skymatch.core._wcsfit import remap_wcs, wcs_difference  # noqa: E402
 from skymatch.datasets import make_mosaic, make_visit_drz, star_catalog  # noqa: E402
 
@@ -329,9 +330,11 @@ def test_results_do_not_depend_on_the_executor(pair, monkeypatch):
         assert (a.status, a.nsources, a.nmatches) == (b.status, b.nsources, b.nmatches)
         np.testing.assert_array_equal([a.xshift, a.yshift, a.rotation, a.scale],
                                       [b.xshift, b.yshift, b.rotation, b.scale])
+    # workers= is the deprecated name of jobs=.
     with pytest.warns(DeprecationWarning, match="use jobs"):
-        old = alignment.align([str(ref), str(other)], workers=1, **kw)
-    assert old.fits[1].xshift == serial.fits[1].xshift
+        assert alignment._jobs(None, 3) == 3
+    with pytest.warns(DeprecationWarning), pytest.raises(ParameterError, match="give only jobs"):
+        alignment._jobs(2, 3)
 
 
 def test_image_without_sources_is_not_aligned_others_are(pair, capsys):

@@ -36,7 +36,7 @@ from .io._wcsio import chip_header, previous_key, write_chip_wcs
 from .models import Chip
 
 __all__ = ["AlignResult", "TweakbackResult", "align", "tweakback", "write_shiftfile", "drizzle_inputs",
-           "GROUPINGS"]
+           "GROUPINGS", "PROCESS_MIN_PIXELS"]
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,11 @@ def _find_all_sources(groups, flags: BitFlags, find: SourceFindParams, params: A
     # photutils switches warning filters around them, which is not thread-safe.
     pixels = sum(t.chip.shape[0] * t.chip.shape[1] for t in tasks if not t.region.is_empty)
     stage = executor.for_stage("processes", len(tasks) if pixels >= PROCESS_MIN_PIXELS else 1)
+    if stage.kind == "processes":
+        # Forked workers inherit what is imported here instead of importing it each.
+        import photutils.background  # noqa: F401
+        import photutils.centroids  # noqa: F401
+        import photutils.detection  # noqa: F401
     done = None if progress is None else (lambda k: progress("sources", k, len(tasks)))
     cats = ordered_results(stage, _find_chip_sources, tasks, done)
     return {t.chip.name: cat for t, cat in zip(tasks, cats)}
@@ -231,8 +236,8 @@ def align(inputs, *, find: SourceFindParams | None = None, params: AlignParams |
     wcsname : str
         ``WCSNAME`` of the new solution; the previous one is kept as an alternate WCS.
     jobs : int, optional
-        Local workers for source finding (processes; default one per core, 1 runs
-        in this process).
+        Local worker processes for source finding (default one per core; 1, or inputs
+        of fewer than :data:`PROCESS_MIN_PIXELS` pixels, run in this process).
     dask : dask.distributed.Client or str, optional
         Find sources on this Dask cluster instead.
     workers : int, optional

@@ -301,6 +301,7 @@ def search_regions(groups: Sequence[Sequence[WCS]], *, searchrad: float, toleran
         outside it has no counterpart within the search radius, so it cannot take part
         in matching or fitting.
     """
+    from shapely import STRtree
     from shapely.ops import unary_union
 
     frame = conformal_frame(groups[0][0])
@@ -308,9 +309,11 @@ def search_regions(groups: Sequence[Sequence[WCS]], *, searchrad: float, toleran
     chips = [[_outline(w, frame) for w in g] for g in groups]
     images = [unary_union(c) for c in chips]
     grow = searchrad / scale + tolerance + 1.0
+    tree = STRtree(images)
     regions = []
     for k, outlines in enumerate(chips):
-        near = unary_union([o for j, o in enumerate(images) if j != k]).buffer(grow)
+        others = [images[j] for j in tree.query(images[k].buffer(grow)) if j != k]
+        near = unary_union(others).buffer(grow)
         regions.append([o.intersection(near) for o in outlines])
     return frame, regions
 

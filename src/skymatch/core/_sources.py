@@ -100,6 +100,34 @@ def _box_reaches_no_data(finite: np.ndarray, good: np.ndarray, xi: np.ndarray, y
     return nodata.any(axis=(1, 2))
 
 
+def _fit_box(params: SourceFindParams) -> int:
+    """Side of the centroid fitting box: about 2.5 FWHM of the detection kernel's PSF
+    (odd, at least 7)."""
+    return max(7, int(2 * round(0.75 * params.conv_width) + 1))
+
+
+def _usable_detections(x0, y0, flux, peak, finite, good, params: SourceFindParams, region) -> np.ndarray:
+    """Detections worth a centroid fit: within the peak/flux limits, with a fitting box
+    inside the image and clear of no-data regions, inside ``region``."""
+    keep = np.ones(len(x0), bool)
+    for lo, hi, v in ((params.peakmin, None, peak), (params.fluxmin, params.fluxmax, flux)):
+        if lo is not None:
+            keep &= v >= lo
+        if hi is not None:
+            keep &= v <= hi
+    half = _fit_box(params) // 2
+    ny, nx = finite.shape
+    xi = np.clip(np.rint(x0).astype(int), 0, nx - 1)
+    yi = np.clip(np.rint(y0).astype(int), 0, ny - 1)
+    keep &= (xi >= half + 1) & (xi < nx - half - 1) & (yi >= half + 1) & (yi < ny - half - 1)
+    # Boxes reaching into no-data regions (NaN borders, chip gaps) give clipped profiles.
+    if keep.any():
+        keep[keep] = ~_box_reaches_no_data(finite, good, xi[keep], yi[keep], half)
+    if region is not None and keep.any():
+        keep[keep] = np.asarray(region(x0[keep], y0[keep]), bool)
+    return keep
+
+
 def find_sources(data: np.ndarray, good: np.ndarray | None = None,
                  params: SourceFindParams = SourceFindParams(), *,
                  region: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -146,38 +174,15 @@ def find_sources(data: np.ndarray, good: np.ndarray | None = None,
     if cat is None or len(cat) == 0:
         return {**empty, "sigma": np.array(sigma)}
     xcol, ycol = ("x_centroid", "y_centroid") if "x_centroid" in cat.colnames else ("xcentroid", "ycentroid")
-    x0 = np.asarray(cat[xcol], float)
-    y0 = np.asarray(cat[ycol], float)
-    flux = np.asarray(cat["flux"], float)
-    peak = np.asarray(cat["peak"], float)
-    keep = np.ones(len(x0), bool)
-    for lo, hi, v in ((params.peakmin, None, peak), (params.fluxmin, params.fluxmax, flux)):
-        if lo is not None:
-            keep &= v >= lo
-        if hi is not None:
-            keep &= v <= hi
-    # A fitting box of about 2.5 FWHM of the detection kernel's PSF (odd, at least 5).
-    size = max(7, int(2 * round(0.75 * params.conv_width) + 1))
-    half = size // 2
-    ny, nx = data.shape
-    xi = np.clip(np.rint(x0).astype(int), 0, nx - 1)
-    yi = np.clip(np.rint(y0).astype(int), 0, ny - 1)
-    keep &= (xi >= half + 1) & (xi < nx - half - 1) & (yi >= half + 1) & (yi < ny - half - 1)
-    # Boxes reaching into no-data regions (NaN borders, chip gaps) give clipped profiles.
-    if keep.any():
-        keep[keep] = ~_box_reaches_no_data(finite, good, xi[keep], yi[keep], half)
-    if region is not None and keep.any():
-        keep[keep] = np.asarray(region(x0[keep], y0[keep]), bool)
+    x0, y0, flux, peak = (np.asarray(cat[c], float) for c in (xcol, ycol, "flux", "peak"))
+    keep = _usable_detections(x0, y0, flux, peak, finite, good, params, region)
     if not keep.any():
         return {**empty, "sigma": np.array(sigma)}
-    x0, y0, flux, peak = x0[keep], y0[keep], flux[keep], peak[keep]
-    order = np.argsort(-flux, kind="stable")
-    if params.nbright is not None:
-        order = order[: params.nbright]
+    order = np.flatnonzero(keep)[np.argsort(-flux[keep], kind="stable")][: params.nbright]
     x0, y0, flux, peak = x0[order], y0[order], flux[order], peak[order]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fits that do not converge are dropped below
-        x, y = centroid_sources(resid, x0, y0, box_size=size, centroid_func=centroid_2dg, mask=~good)
+        x, y = centroid_sources(resid, x0, y0, box_size=_fit_box(params), centroid_func=centroid_2dg, mask=~good)
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y) & (np.hypot(x - x0, y - y0) < 1.0)
     # Expected centroid error of a Gaussian profile on a noise-limited background:
