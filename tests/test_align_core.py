@@ -269,3 +269,21 @@ def test_status_text_and_enum():
     assert FREE_PARAMETERS == {"shift": 2, "rshift": 3, "rscale": 4, "general": 6}
     with pytest.raises(TypeError):
         ImageFit("x", AlignStatus.SUCCESS)  # keyword-only
+
+
+def test_alignment_reads_and_writes_files_only_through_io():
+    """alignment.py orchestrates: no astropy.io.fits, no open(), no os.replace of its own."""
+    import ast
+    import pathlib
+
+    src = pathlib.Path(__file__).resolve().parents[1] / "src" / "skymatch" / "alignment.py"
+    tree = ast.parse(src.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            assert not (node.module or "").startswith("astropy.io"), node.module
+        elif isinstance(node, ast.Import):
+            assert not any(a.name.startswith("astropy.io") for a in node.names)
+        elif isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            assert name not in ("open", "replace", "getheader", "writeto", "ProcessPoolExecutor"), name
