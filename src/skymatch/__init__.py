@@ -51,7 +51,7 @@ _LAZY = MappingProxyType({
     # lower-level building blocks
     "write_shiftfile": ".alignment",
     "make_chip": ".chips",
-    "AlignParams": ".core._align", "ImageFit": ".core._align",
+    "AlignParams": ".core._align", "ImageFit": ".core._align", "AlignStatus": ".core._align",
     "SourceFindParams": ".core._sources", "find_sources": ".core._sources",
     "SKY_METHODS": ".core", "SKY_STATISTICS": ".core", "SkyStatParams": ".core", "match_sky": ".core",
     "parse_bits": ".core", "sky_methods": ".core", "sky_statistic": ".core",
@@ -116,7 +116,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         sky_methods,
         sky_statistic,
     )
-    from .core._align import AlignParams, ImageFit
+    from .core._align import AlignParams, AlignStatus, ImageFit
     from .core._sources import SourceFindParams, find_sources
     from .io import expand_inputs, read_chips, read_inputs, sky_table, write_sky, write_table
     from .models import Chip, ChipSky, ExposureSky, InMemoryPixels, PairStat, SkyResult

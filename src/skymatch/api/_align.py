@@ -208,7 +208,7 @@ def align(
 
     with session("align", call, log_path, progress, packages=ALIGN_PACKAGES) as (callback, log):
         r = align_images(inputs, find=SourceFindParams(**find_kw), params=AlignParams(**fit_kw), group=group,
-                         dqbits=dqbits, update_header=update_header, wcsname=wcsname, workers=jobs,
+                         dqbits=dqbits, update_header=update_header, wcsname=wcsname, jobs=jobs,
                          progress=callback)
         if shiftfile:
             write_shiftfile(r, shiftfile)
