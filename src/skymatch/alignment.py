@@ -21,7 +21,7 @@ import numpy as np
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from .core._align import AlignImage, AlignParams, ImageFit, align_images, search_regions
+from .core._align import AlignImage, AlignParams, align_images, search_regions
 from .core._executor import make_executor, ordered_results
 from .core._masks import BitFlags, parse_bits, usable_mask
 from .core._sources import SourceFindParams, find_sources

@@ -17,6 +17,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 from astropy.wcs import WCS
@@ -33,37 +34,38 @@ PIXEL_SCALE = 0.12825  # IDCSCALE of WFC3/IR, arcsec
 RA0, DEC0 = 85.25, -2.46
 
 # Notebook visits laid out as in its tile diagram (detector x to the right, y up).
-_NOTEBOOK_TILES = {
+_NOTEBOOK_TILES = MappingProxyType({
     "54": (0, 0), "51": (1, 0), "57": (-1, 0), "55": (0, 1), "53": (0, -1),
     "52": (1, 1), "58": (-1, 1), "50": (1, -1), "56": (-1, -1),
-}
-NOTEBOOK_ROOTNAMES = {
+})
+NOTEBOOK_ROOTNAMES = MappingProxyType({
     "50": ("ibxl50clq", "ibxl50cqq"), "51": ("ibxl51eoq", "ibxl51etq"),
     "52": ("ibxl52k0q", "ibxl52k5q"), "53": ("ibxl53kxq", "ibxl53l9q"),
     "54": ("ibxl54bgq", "ibxl54blq"), "55": ("ibxl55f0q", "ibxl55f5q"),
     "56": ("ibxl56huq", "ibxl56i2q"), "57": ("ibxl57adq", "ibxl57aiq"),
     "58": ("ibxl58sqq", "ibxl58svq"),
-}
+})
 # The notebook's drz.list: the reference tile first, then the tiles overlapping most.
 NOTEBOOK_ALIGN_ORDER = ("54", "51", "53", "55", "57", "50", "52", "56", "58")
-_NOTEBOOK_ORIENTAT = {
+_NOTEBOOK_ORIENTAT = MappingProxyType({
     "50": 170.667, "51": 166.653, "52": 166.665, "53": 165.608, "54": 166.631,
     "55": 166.622, "56": 162.590, "57": 166.609, "58": 166.614,
-}
+})
 
 # WFC3/IR geometry: CD matrix at ORIENTAT 166.04 and the IDC SIP coefficients
 # (IDC_w3m18525i), as in calibrated FLT headers.
 _CD_166 = np.array([[3.65350884222603e-05, 8.10513012994813e-06],
                     [8.95199027058008e-06, -3.2604855185894e-05]])
+_CD_166.flags.writeable = False
 _ORIENT_166 = math.degrees(math.atan2(_CD_166[0, 1], _CD_166[1, 1]))
-_SIP_A = {"0_2": 2.77482030873749e-08, "0_3": 4.55691839657869e-11, "0_4": -2.0083179974495e-13,
+_SIP_A = MappingProxyType({"0_2": 2.77482030873749e-08, "0_3": 4.55691839657869e-11, "0_4": -2.0083179974495e-13,
           "1_1": 2.44176437155426e-05, "1_2": 3.11477338242516e-11, "1_3": 6.08832045645843e-13,
           "2_0": -2.0701735553551e-07, "2_1": 1.2225549929939e-10, "2_2": 1.11275247848408e-13,
-          "3_0": -1.9851733613323e-10, "3_1": 4.13947711822547e-13, "4_0": -3.2156784473326e-13}
-_SIP_B = {"0_2": 2.98815054868485e-05, "0_3": -2.2777970488111e-10, "0_4": 1.03978470894974e-12,
+          "3_0": -1.9851733613323e-10, "3_1": 4.13947711822547e-13, "4_0": -3.2156784473326e-13})
+_SIP_B = MappingProxyType({"0_2": 2.98815054868485e-05, "0_3": -2.2777970488111e-10, "0_4": 1.03978470894974e-12,
           "1_1": -2.8538202053351e-07, "1_2": 7.47270961118588e-11, "1_3": 1.69983940010457e-13,
           "2_0": 6.92276069494587e-06, "2_1": -2.3836656728517e-10, "2_2": 1.38557115814168e-13,
-          "3_0": 5.14014553890418e-11, "3_1": 3.8104419996301e-13, "4_0": -5.7352409055905e-13}
+          "3_0": 5.14014553890418e-11, "3_1": 3.8104419996301e-13, "4_0": -5.7352409055905e-13})
 
 
 @dataclass(frozen=True)

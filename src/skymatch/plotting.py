@@ -10,6 +10,7 @@ writing pictures to files is :mod:`skymatch.io`'s job (``io.save_figure``,
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -17,12 +18,12 @@ import numpy as np
 __all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "render_mosaic", "comparison_figures",
            "flatness_figure", "alignment_residuals_figure", "draw_alignment_residuals"]
 
-METHOD_STYLE = {
+METHOD_STYLE = MappingProxyType({
     "globalmin_match": ("Globalmin + Match", "magenta"),
     "match": ("Match", "navy"),
     "local": ("Localmin", "olive"),
     "globalmin": ("Globalmin", "orange"),
-}
+})
 
 
 def _current_axes():

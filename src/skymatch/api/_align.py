@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Sequence
 
-from ._progress import check_progress
 from ..exceptions import ParameterError, SkymatchError
 from . import _choices
 from ._docs import fill
+from ._progress import check_progress
 from ._session import session
 from ._sky import DEFAULT_LOG, Inputs, Progress
 from ._validate import (

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ._progress import check_progress
 from ..exceptions import SkymatchError, WriteError
 from ._docs import fill
+from ._progress import check_progress
 from ._sky import Inputs, Progress
 from ._validate import as_bool, as_float, as_inputs, as_int, as_pair, as_path, as_table_path, reject
 
@@ -142,9 +142,9 @@ def fetch(
     dry_run = as_bool(dry_run, "dry_run")
     check_progress(progress)
 
-    from ._progress import progress_reporter
     from ..io._mast import FetchResult as _Base
     from ..io._mast import fetch_products, mast_observations, plan_fetch
+    from ._progress import progress_reporter
     from ._results_data import FetchResult
 
     observations = mast_observations()

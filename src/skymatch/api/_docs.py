@@ -7,13 +7,14 @@ function's numpydoc ``Parameters`` section.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Callable, TypeVar
 
 __all__ = ["fill", "SNIPPETS"]
 
 F = TypeVar("F", bound=Callable)
 
-SNIPPETS = {
+SNIPPETS = MappingProxyType({
     "inputs": """\
     inputs : str, path or list of them
         Input files: names, globs (``'*flt.fits'``, expanded in sorted order),
@@ -94,7 +95,7 @@ SNIPPETS = {
         None: progress bars when running in a notebook or when stderr is a terminal;
         False: none; True: bars; a callable ``progress(stage, done, total)`` is called
         as work completes.""",
-}
+})
 
 
 def fill(func: F) -> F:

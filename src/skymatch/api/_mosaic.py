@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ._progress import check_progress
 from ..exceptions import ParameterError
 from . import _choices
 from ._choices import DEFAULT_SKYMETHOD
 from ._docs import fill
 from ._options import compat_option, cosmic_ray_options, drizzle_options, sky_model_options, sky_options
+from ._progress import check_progress
 from ._session import session
 from ._sky import Inputs, Progress
 from ._validate import (

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
-from ._progress import check_progress
 from ..exceptions import ParameterError
 from ._choices import DEFAULT_SKYMETHOD
 from ._docs import fill
 from ._options import compat_option, sky_model_options, sky_options
+from ._progress import check_progress
 from ._session import session
 from ._validate import (
     as_bool,

@@ -39,8 +39,15 @@ def _wcs_line(label: str, errors: dict) -> str:
 
 
 def _cmd_demo(a) -> int:
-    from ..api._demo import MISALIGN, NOTEBOOK_ALIGN, NOTEBOOK_ALIGN_ORDER, NOTEBOOK_DRIZZLE, \
-        demo_sky_errors, demo_wcs_errors, prepare_demo
+    from ..api._demo import (
+        MISALIGN,
+        NOTEBOOK_ALIGN,
+        NOTEBOOK_ALIGN_ORDER,
+        NOTEBOOK_DRIZZLE,
+        demo_sky_errors,
+        demo_wcs_errors,
+        prepare_demo,
+    )
     from ._align import report_align
     from ._sky import report_compare
 

@@ -8,12 +8,12 @@ from ._methods import (
     METHOD_ALIASES,
     SKY_METHODS,
     SerialExecutor,
+    ThreadExecutor,
     canonical_method,
-    match_sky,
     compute_static_masks,
+    match_sky,
     sky_methods,
     sky_solutions,
-    ThreadExecutor,
 )
 from ._skymodel import SKY_MODELS
 from ._solve import MatchSolution, solve_match

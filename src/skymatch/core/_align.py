@@ -34,6 +34,7 @@ import enum
 import logging
 import math
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Sequence
 
 import numpy as np
@@ -49,8 +50,8 @@ log = logging.getLogger(__name__)
 
 FITGEOMETRIES = ("shift", "rshift", "rscale", "general")
 # Free parameters of each fit geometry (shifts, rotation, scale, skew...).
-FREE_PARAMETERS = {"shift": 2, "rshift": 3, "rscale": 4, "general": 6}
-_MIN_FOR_GEOM = {"shift": 1, "rshift": 2, "rscale": 2, "general": 3}
+FREE_PARAMETERS = MappingProxyType({"shift": 2, "rshift": 3, "rscale": 4, "general": 6})
+_MIN_FOR_GEOM = MappingProxyType({"shift": 1, "rshift": 2, "rscale": 2, "general": 3})
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,9 @@ constant term needs no drizzle: ``S_c(1)`` is the chip's weight times the flux s
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
-
-import warnings
 
 import numpy as np
 from drizzle.resample import Drizzle

@@ -9,19 +9,20 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from ..exceptions import DisconnectedMosaicWarning, UndeterminedSkyWarning
-from ._solve import solve_match, solution_covariance_diag
+from ._solve import solution_covariance_diag, solve_match
 
 __all__ = ["PairTotals", "ConstantMatch", "constant_match", "combine_constant", "stat_sigma",
            "exposure_label"]
 
 # Standard error of a statistic over n pixels of standard deviation s: factor * s / sqrt(n)
 # (the median and the histogram statistics are ~1.25 times noisier than the mean).
-_STAT_SIGMA_FACTOR = {"mean": 1.0, "median": math.sqrt(math.pi / 2), "mode": math.sqrt(math.pi / 2),
-                      "midpt": math.sqrt(math.pi / 2)}
+_STAT_SIGMA_FACTOR = MappingProxyType({"mean": 1.0, "median": math.sqrt(math.pi / 2), "mode": math.sqrt(math.pi / 2),
+                      "midpt": math.sqrt(math.pi / 2)})
 
 
 def stat_sigma(statistic: str, std: float, npix: int) -> float:

@@ -12,24 +12,32 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..exceptions import InputError, ParameterError, UndeterminedSkyWarning
 from ..models import Chip, SkyResult
-from ._constant import PairTotals, combine_constant, constant_match, stat_sigma
+from ._constant import PairTotals, constant_match, stat_sigma
 from ._context import RunContext
 from ._executor import Executor, SerialExecutor, ThreadExecutor, ordered_results
+from ._flatness import flatness_inputs
 from ._masks import BitFlags, parse_bits
-from ._pairs import (CellSpec, OverlapJob, candidate_pairs, chip_cells, compute_footprints,
-                     overlap_geometry, overlap_task)
+from ._models_engine import ModelInputs, model_solutions
+from ._pairs import (
+    CellSpec,
+    OverlapJob,
+    candidate_pairs,
+    chip_cells,
+    compute_footprints,
+    overlap_geometry,
+    overlap_task,
+)
 from ._results import build_constant_results, build_model_results
 from ._skymodel import MODEL_ORDER, canonical_model
 from ._staticmask import STATIC_SIG, combine_packed, reference_uses_static, static_keep_mask
 from ._stats import SkyStatParams, StatisticError, sky_statistic
-from ._models_engine import ModelInputs, model_solutions
-from ._flatness import flatness_inputs
 
 __all__ = [
     "SKY_METHODS",
@@ -46,12 +54,12 @@ __all__ = [
 ]
 
 SKY_METHODS = ("localmin", "globalmin", "match", "globalmin+match")
-METHOD_ALIASES = {
+METHOD_ALIASES = MappingProxyType({
     "local": "localmin",
     "global": "globalmin",
     "global+match": "globalmin+match",
     "globalmin_match": "globalmin+match",
-}
+})
 COMPAT_MODES = (None, "drizzlepac")
 
 ProgressCallback = Callable[[str, int, int], None]

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 from scipy.linalg import eigh
+from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
 __all__ = ["CellEquations", "LocalFit", "ModelSolution", "fit_local", "solve_models",

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..models import Chip
-from ._cells import CellStats
 from ._constant import _warn_components
 from ._frames import ExposureFrame, basis_means, basis_values, exposure_frame
 from ._modelfit import CellEquations, LocalFit, ModelSolution, fit_local, solve_models

@@ -13,11 +13,19 @@ import numpy as np
 import shapely
 
 from ..models import Chip
+from ._cells import (
+    MIN_CELL_FRACTION,
+    CellStats,
+    DifferenceCells,
+    bilinear,
+    cell_keys,
+    cell_size,
+    cell_statistics,
+    difference_cells,
+)
+from ._context import RunContext
 from ._footprint import TangentPlane, footprint_world, unit_vectors
 from ._masks import BitFlags
-from ._cells import (MIN_CELL_FRACTION, CellStats, DifferenceCells, bilinear, cell_keys, cell_size,
-                     cell_statistics, difference_cells)
-from ._context import RunContext
 from ._pixmap import map_pixels
 from ._raster import raster_centres, raster_reference
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic

@@ -12,10 +12,10 @@ __all__ = ["classify_units", "brightness_conversion", "cd_pixel_scale_arcsec", "
            "describe_kind"]
 
 # ADU (analogue-to-digital units) are counts as DN and electrons are.
-_COUNT_UNITS = {"ELECTRONS", "ELECTRON", "COUNTS", "COUNT", "DN", "E-", "E", "ADU", "ADUS"}
-_TIME_UNITS = {"S", "SEC", "SECOND", "SECONDS"}
-_HST_COUNTS = {"ACS", "WFPC2", "STIS", "NICMOS"}
-_HST_RATES = {"COS", "FOC"}
+_COUNT_UNITS = frozenset({"ELECTRONS", "ELECTRON", "COUNTS", "COUNT", "DN", "E-", "E", "ADU", "ADUS"})
+_TIME_UNITS = frozenset({"S", "SEC", "SECOND", "SECONDS"})
+_HST_COUNTS = frozenset({"ACS", "WFPC2", "STIS", "NICMOS"})
+_HST_RATES = frozenset({"COS", "FOC"})
 
 
 def classify_units(

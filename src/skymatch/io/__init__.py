@@ -41,8 +41,8 @@ __all__ += ["comparison_table", "flatness_table", "read_skyfile", "read_skyuser"
 from ._products import (  # noqa: E402
     check_disk_space,
     hdrtab,
-    header_sky_models,
     hdrtab_rows,
+    header_sky_models,
     product_paths,
     product_suffix,
     read_product_image,

@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import time
+from types import MappingProxyType
 from typing import IO, Callable
 
 from ..exceptions import WriteError
@@ -34,7 +35,7 @@ TMP_PREFIX = ".skymatch-"
 #: pid was reused, when it is older than this (a live writer locks its file at once).
 ORPHAN_AGE_SECONDS = 5.0
 
-_MESSAGES = {
+_MESSAGES = MappingProxyType({
     errno.ENOSPC: "no space left on device",
     errno.EDQUOT: "disk quota exceeded",
     errno.EFBIG: "file too large (file size limit reached)",
@@ -47,7 +48,7 @@ _MESSAGES = {
     errno.EIO: "input/output error",
     errno.EXDEV: "not on the same file system",
     errno.ENAMETOOLONG: "file name too long",
-}
+})
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -19,8 +19,7 @@ from astropy.io.fits.verify import VerifyError
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
-from ..core._units import (brightness_conversion, cd_pixel_scale_arcsec, classify_units,
-                           describe_kind, exptime_problem)
+from ..core._units import brightness_conversion, cd_pixel_scale_arcsec, classify_units, describe_kind, exptime_problem
 from ..exceptions import InputError, UnitsWarning
 from ..models import Chip, ChipPixels
 from ._inputs import InputSpec, expand_inputs

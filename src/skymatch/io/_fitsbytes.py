@@ -29,7 +29,7 @@ __all__ = ["RESERVE_CARDS", "FileUpdate", "plan_update", "write_spliced"]
 RESERVE_CARDS = 36
 BLOCK = 2880
 _SCALING = ("BSCALE", "BZERO", "BLANK")
-_CHECKSUMS = {"CHECKSUM", "DATASUM"}
+_CHECKSUMS = frozenset({"CHECKSUM", "DATASUM"})
 _CHUNK = 1 << 20
 
 

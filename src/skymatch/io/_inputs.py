@@ -11,7 +11,7 @@ from ..exceptions import InputError
 
 __all__ = ["InputSpec", "expand_inputs"]
 
-_GLOB_CHARS = set("*?[")
+_GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True)

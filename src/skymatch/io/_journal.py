@@ -44,11 +44,18 @@ from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from ..exceptions import WriteError
-from ._atomic import (TMP_PREFIX, close_writer, describe_os_error, fsync_dir, guarded_writer,
-                      locked_temp, write_error)
+from ._atomic import TMP_PREFIX, close_writer, describe_os_error, fsync_dir, guarded_writer, locked_temp, write_error
 from ._fitsbytes import plan_update, write_spliced
-from ._recovery import (JOURNAL_KIND, JOURNAL_MAGIC, journal_references, pread_all, pwrite_all,
-                        recover_directory, restore_entry, unlink_quiet)
+from ._recovery import (
+    JOURNAL_KIND,
+    JOURNAL_MAGIC,
+    journal_references,
+    pread_all,
+    pwrite_all,
+    recover_directory,
+    restore_entry,
+    unlink_quiet,
+)
 
 __all__ = ["HeaderBatch", "recover_directory", "journal_references", "is_compressed"]
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"PK\x03\x04")

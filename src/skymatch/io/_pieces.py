@@ -22,8 +22,8 @@ from ._atomic import TMP_PREFIX, new_file_mode
 __all__ = ["PixelLocation", "locate_pixels", "read_product_inputs", "save_static_masks", "read_piece",
            "hdrtab_rows", "header_sky_models"]
 
-_SKIP = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
-         "GCOUNT", "COMMENT", "HISTORY", "", "NEXTEND", "INHERIT", "CHECKSUM", "DATASUM"}
+_SKIP = frozenset({"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "XTENSION", "PCOUNT",
+         "GCOUNT", "COMMENT", "HISTORY", "", "NEXTEND", "INHERIT", "CHECKSUM", "DATASUM"})
 
 
 def _unlink(path: str) -> None:

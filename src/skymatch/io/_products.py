@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -30,8 +31,8 @@ from ..models import Chip
 from ._atomic import TMP_PREFIX, fsync_dir, new_file_mode
 from ._pieces import (
     PixelLocation,
-    header_sky_models,
     hdrtab_rows,
+    header_sky_models,
     locate_pixels,
     read_piece,
     read_product_inputs,
@@ -67,7 +68,7 @@ __all__ = [
 # Product keywords recording the sky that was subtracted, by parameter.  Placeholder names
 # until the keyword registry (io/_keywords.py) defines them: this is the one place to
 # change.  Keys are the parameter names of SkyResult.parameters plus method and model.
-SKY_PRODUCT_KEYWORDS: dict[str, tuple[str, str]] = {
+SKY_PRODUCT_KEYWORDS: dict[str, tuple[str, str]] = MappingProxyType({
     "method": ("SKYMETH", "sky method of the subtracted sky"),
     "model": ("SKYMODEL", "sky model subtracted (CONSTANT, PLANE, POLYn)"),
     "skystat": ("SKYSTAT", "sky statistic"),
@@ -82,8 +83,8 @@ SKY_PRODUCT_KEYWORDS: dict[str, tuple[str, str]] = {
     "static_sig": ("SKYSSIG", "static mask threshold (sigma)"),
     "match_down": ("SKYMDOWN", "match: lowest exposure gets 0"),
     "compat": ("SKYCOMPT", "compatibility mode"),
-}
-MODEL_NAMES = {1: "CONSTANT", 3: "PLANE", 6: "POLY2", 10: "POLY3"}
+})
+MODEL_NAMES = MappingProxyType({1: "CONSTANT", 3: "PLANE", 6: "POLY2", 10: "POLY3"})
 
 _BLOCK = 2880
 

@@ -33,11 +33,11 @@ import os
 import secrets
 import shutil
 import stat
+from types import MappingProxyType
 from typing import IO, Callable, Iterable
 
 from ..exceptions import InputError, WriteError
-from ._atomic import (TMP_PREFIX, atomic_write, clean_orphans, describe_os_error, fsync_dir,
-                      new_file_mode, write_error)
+from ._atomic import TMP_PREFIX, atomic_write, clean_orphans, describe_os_error, fsync_dir, new_file_mode, write_error
 from ._inputs import InputSpec, expand_inputs
 from ._journal import HeaderBatch, is_compressed, journal_references, recover_directory
 from ._locks import FileIdentity, PathLock, lock_path
@@ -46,7 +46,7 @@ __all__ = ["RunTransaction", "transactional", "TABLE_FORMATS", "check_writable",
            "prepare_folder"]
 
 #: Table file extensions and their astropy formats.
-TABLE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv"}
+TABLE_FORMATS = MappingProxyType({".csv": "ascii.csv", ".ecsv": "ascii.ecsv"})
 
 
 def check_writable(paths: Iterable[str]) -> None:

@@ -15,8 +15,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..core import canonical_method
-from ..core._skymodel import canonical_model
 from ..core._executor import make_executor
+from ..core._skymodel import canonical_model
 from ..io import RunTransaction, read_inputs, transactional, write_sky
 from ..models import Chip
 from ._sky import SkyRun, _sky_options
@@ -248,7 +248,6 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
 
     executor = executor if executor is not None else make_executor(None, None)
     check_frame(frame, list(outputs.values()), n_inputs=len(chips), params=params)
-    finals = dict(outputs)
     if txn is not None:
         outputs = {lab: _staged_name(txn, name, chips, build, params) for lab, name in outputs.items()}
     rows, locations = inputs_info if inputs_info is not None else read_product_inputs(chips)

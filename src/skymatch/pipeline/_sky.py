@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ..core import SKY_METHODS, canonical_method, sky_methods, user_sky_result
-from ..core._skymodel import canonical_model
 from ..core._executor import make_executor
+from ..core._skymodel import canonical_model
 from ..exceptions import ParameterError
 from ..io import (
     RunTransaction,
