@@ -1,13 +1,13 @@
 # skymatch: two commands do everything.
 #   make demo   the notebook's whole path on synthetic data: misaligned visits with DRZ
 #               products -> align -> tweakback -> compare (installs the align extra)
-#   make test   run the whole test suite
+#   make test   run the test suite (both cores; tests marked slow: make test-slow; CI runs both)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,16 @@ $(VENV)/.installed-align: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-align
 	$(BIN)/skymatch demo --outdir $(DEMO)
 
-# pytest exits 5 when it collected no test: that is a failure too.
+# pytest exits 5 when it collected no test: that is a failure too.  The suite runs on
+# every core (pytest-xdist); the full-size, benchmark-like tests are marked slow and run
+# with `make test-slow` (.ci/run runs both).
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no test ran" >&2; exit 1; fi; exit $$rc
+
+test-slow: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -n auto -m slow $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-slow: no test ran" >&2; exit 1; fi; exit $$rc
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py

@@ -232,7 +232,7 @@ def run(
     inputs = as_inputs(inputs)
     output = as_output(output)
     method = as_skymethod(skymethod)
-    _, model_kw = sky_model_options(sky_model)
+    _, model_kw = sky_model_options(sky_model, compat=compat)
     opts = sky_options(skystat=skystat, skywidth=skywidth, skylower=skylower, skyupper=skyupper,
                        skyclip=skyclip, skylsigma=skylsigma, skyusigma=skyusigma, sky_bits=sky_bits,
                        use_static=use_static, match_down=match_down, allow_empty=allow_empty)
@@ -376,7 +376,7 @@ def compare(
     inputs = as_inputs(inputs)
     outdir = as_path(outdir, "outdir")
     method_list = as_names(methods, "methods", lambda text: as_skymethod(text, "methods"))
-    models, model_kw = sky_model_options(sky_model, several=True)
+    models, model_kw = sky_model_options(sky_model, several=True, compat=compat)
     prefix = _prefix(prefix)
     pictures = as_bool(pictures, "pictures")
     opts = sky_options(skystat=skystat, skywidth=skywidth, skylower=skylower, skyupper=skyupper,

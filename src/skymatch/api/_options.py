@@ -50,10 +50,14 @@ def compat_option(compat: Any) -> str | None:
     return as_choice(compat, "compat", _choices.COMPAT_MODES, optional=True)
 
 
-def sky_model_options(sky_model: Any, *, several: bool = False) -> tuple[tuple[str, ...], dict]:
+def sky_model_options(sky_model: Any, *, several: bool = False, compat: Any = None) -> tuple[tuple[str, ...], dict]:
     """The sky model(s) and the pipeline keyword for them (``sky_model``: one name, or
-    the list when ``several`` may be compared)."""
+    the list when ``several`` may be compared); AstroDrizzle (``compat``) has only the
+    constant sky."""
     models = as_sky_models(sky_model, "sky_model", several=several)
+    if compat is not None and any(m != "constant" for m in models):
+        raise ParameterError(f"sky_model={sky_model!r} with compat={compat!r}: AstroDrizzle has only the "
+                             "constant sky; drop compat for plane/poly models")
     return models, {"sky_model": list(models) if several else models[0]}
 
 

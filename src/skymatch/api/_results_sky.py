@@ -161,15 +161,25 @@ class MosaicRun(Tabular, _DrizzleRun):
         """
         from astropy.table import Table
 
+        from ..core._skymodel import chip_mean, order_of_coeffs
+
+        names = {0: "constant", 1: "plane", 2: "poly2", 3: "poly3"}
         skies = self.mosaic.skies
+
+        def coeffs(c):
+            v = skies.get(c.name, 0.0)
+            return (float(v),) if isinstance(v, (int, float)) else tuple(float(x) for x in v)
+
         t = Table()
         t["chip"] = [c.name for c in self.chips]
         t["rootname"] = [str(c.meta.get("ROOTNAME", "")) for c in self.chips]
         t["asn_id"] = [str(c.meta.get("ASN_ID", "")) for c in self.chips]
-        t["mdrizsky"] = [float(skies.get(c.name, 0.0)) for c in self.chips]
+        t["mdrizsky"] = [chip_mean(coeffs(c), c.shape) for c in self.chips]
+        t["sky_model"] = [names[order_of_coeffs(len(coeffs(c)))] for c in self.chips]
         t["units"] = [c.units or "unknown" for c in self.chips]
         t["mdrizsky"].info.format = ".8g"
-        describe(t, mdrizsky="sky subtracted before drizzling, in the chip's data units (column units)")
+        describe(t, mdrizsky="sky subtracted before drizzling (the model's mean over the chip), in the "
+                             "chip's data units (column units)")
         return t
 
     def _summary(self) -> str:

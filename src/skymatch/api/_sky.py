@@ -120,7 +120,7 @@ def sky(
     call = dict(locals())
     inputs = as_inputs(inputs)
     method = as_skymethod(skymethod)
-    _, model_kw = sky_model_options(sky_model)
+    _, model_kw = sky_model_options(sky_model, compat=compat)
     opts = sky_options(skystat=skystat, skywidth=skywidth, skylower=skylower, skyupper=skyupper,
                        skyclip=skyclip, skylsigma=skylsigma, skyusigma=skyusigma, sky_bits=sky_bits,
                        use_static=use_static, match_down=match_down, allow_empty=allow_empty)

@@ -140,9 +140,14 @@ class RunLog:
 
     def writable(self) -> bool:
         """Whether the log file can be created or appended to."""
-        folder = os.path.dirname(os.path.abspath(self.path))
         if os.path.exists(self.path):
             return os.access(self.path, os.W_OK)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        while not os.path.exists(folder):  # created on the way (compare's outdir)
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return False
+            folder = parent
         return os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
 
     # ------------------------------------------------------------ context
