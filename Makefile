@@ -1,12 +1,13 @@
 # skymatch: two commands do everything.
-#   make demo   build the synthetic demo mosaic and run the main job on it
-#   make test   run the whole test suite
+#   make demo   the notebook's whole path on synthetic data: misaligned visits with DRZ
+#               products -> align -> tweakback -> compare (installs the align extra)
+#   make test   run the test suite (both cores; tests marked slow: make test-slow; CI runs both)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +21,24 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,dask]"
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed
+# What alignment needs (tweakwcs, photutils): the optional extra `align`.
+$(VENV)/.installed-align: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[align]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed-align
 	$(BIN)/skymatch demo --outdir $(DEMO)
 
-# pytest exits 5 when it collected no test: that is a failure too.
+# pytest exits 5 when it collected no test: that is a failure too.  The suite runs on
+# every core (pytest-xdist); the full-size, benchmark-like tests are marked slow and run
+# with `make test-slow` (.ci/run runs both).
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/python -m pytest -n auto -m "not slow" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: no test ran" >&2; exit 1; fi; exit $$rc
+
+test-slow: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -n auto -m slow $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-slow: no test ran" >&2; exit 1; fi; exit $$rc
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py

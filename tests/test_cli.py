@@ -134,7 +134,7 @@ def test_progress_callback(small_mosaic):
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.fixture()
+@pytest.fixture
 def good_and_dir(small_mosaic, tmp_path):
     _, truth = small_mosaic
     good = tmp_path / "good_flt.fits"
@@ -152,7 +152,7 @@ def _bad_file(kind, good, d):
     elif kind == "nowcs":
         with fits.open(good) as h:
             for key in list(h["SCI"].header):
-                if key.startswith(("CTYPE", "CRVAL", "CRPIX", "CD", "A_", "B_")) or key in ("WCSAXES",):
+                if key.startswith(("CTYPE", "CRVAL", "CRPIX", "CD", "A_", "B_")) or key == "WCSAXES":
                     del h["SCI"].header[key]
             h.writeto(p)
     elif kind == "cube":
@@ -170,7 +170,7 @@ def _bad_file(kind, good, d):
     ("truncated", r"truncated_flt.fits\[\d\]: file is truncated"),
     ("nowcs", r"nowcs_flt.fits\[SCI,1\]: no celestial WCS"),
     ("cube", r"cube_flt.fits\[0\]: data are 3-D"),
-    ("masked", r"masked_flt.fits\[SCI,1\]: no usable pixels after sky_bits='0' .*relax sky_bits"),
+    ("masked", r"masked_flt.fits\[SCI,1\]: no usable pixels after --sky-bits='0' .*relax --sky-bits"),
 ])
 def test_bad_input_files(kind, message, good_and_dir, capsys):
     import re
@@ -180,6 +180,7 @@ def test_bad_input_files(kind, message, good_and_dir, capsys):
     before = digest(existing)
     code, out, err = run(capsys, "sky", good, bad, "--skymethod", "localmin")
     assert code == 1
+    assert "MDRIZSKY written" not in out
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("skymatch: error: ")
     assert re.search(message, lines[0]), lines[0]
@@ -187,7 +188,7 @@ def test_bad_input_files(kind, message, good_and_dir, capsys):
 
 
 def test_file_given_twice(good_and_dir, capsys):
-    good, d = good_and_dir
+    good, _ = good_and_dir
     code, _, err = run(capsys, "sky", good, f"{good},{good}")
     assert code == 1 and "given more than once" in err and "good_flt.fits" in err
 
@@ -210,7 +211,7 @@ def test_read_only_file(good_and_dir, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--skymethod", "median"], "is not a sky method"),
-    (["--sky-bits", "4+x"], "sky_bits='4+x': cannot read 'x'"),
+    (["--sky-bits", "4+x"], "--sky-bits='4+x': cannot read 'x'"),
     (["--skyclip", "-1"], "skyclip"),
 ])
 def test_bad_options(good_and_dir, capsys, args, message):
@@ -230,14 +231,20 @@ def test_unknown_statistic_is_a_usage_error(good_and_dir, capsys):
 
 
 def test_interrupted_update_leaves_file_whole(good_and_dir, monkeypatch):
-    from skymatch.io import _headers
+    from skymatch.io import _headers, _journal
     good, d = good_and_dir
     before = digest([good])
 
-    def boom(src, dst):
+    def torn(plan):
+        # Half of the new header bytes reach the file, then the run is interrupted.
+        plan.applied = True
+        fd = os.open(plan.path, os.O_WRONLY)
+        x = plan.patches[0]
+        os.pwrite(fd, x.new[: len(x.new) // 2], x.offset)
+        os.close(fd)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_headers.os, "replace", boom)
+    monkeypatch.setattr(_journal, "_apply", torn)
     with pytest.raises(KeyboardInterrupt):
         _headers.update_headers_atomic(str(good), {("SCI", 1): {"MDRIZSKY": (1.0, "x")}})
     assert digest([good]) == before

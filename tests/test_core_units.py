@@ -1,8 +1,5 @@
 """Bit flags, units, rasterisers and the sparse solve."""
 
-import ast
-import pathlib
-
 import numpy as np
 import pytest
 import shapely
@@ -126,23 +123,3 @@ def test_solve_equals_pseudo_inverse_on_random_graphs():
         used[i] = used[j] = True
         assert np.allclose(sol.d[used], d[used], atol=1e-9)
         assert np.all(np.isnan(sol.d[~used]))
-
-
-def test_core_imports_no_io_or_plotting():
-    core = pathlib.Path(__file__).resolve().parents[1] / "src" / "skymatch" / "core"
-    forbidden = ("astropy.io", "matplotlib", "skymatch.io", "skymatch.pipeline", "skymatch.cli",
-                 "skymatch.plotting")
-    for path in core.glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                mod = node.module or ""
-                names = [("skymatch." + mod.lstrip(".")) if node.level >= 2 else mod]
-                if node.level >= 2 and mod.split(".")[0] in ("io", "pipeline", "cli", "plotting"):
-                    names = ["skymatch." + mod]
-            else:
-                continue
-            for name in names:
-                assert not any(name == f or name.startswith(f + ".") for f in forbidden), (path.name, name)

@@ -69,7 +69,7 @@ def test_context_bits_and_planes_beyond_32_chips():
     chips = [make_chip(np.ones((10, 10), np.float32), tan([10.0, 0.0 + k * 2e-4], (10, 10), 0.1), name=f"c{k}")
              for k in range(34)]
     out = default_frame([frame_chip(c) for c in chips])
-    m = drizzle_mosaics(chips, {"s": {}}, out)["s"]
+    m = drizzle_mosaics(chips, {"s": {}}, out, params=DrizzleParams(context_format="planes"))["s"]
     assert m.ctx.dtype == np.int32 and m.ctx.ndim == 3 and m.ctx.shape[0] == 2
     # Chip 34 (bit 1 of plane 1) landed somewhere; chip 1 (bit 0 of plane 0) too.
     assert np.any(m.ctx[1] & 2) and np.any(m.ctx[0] & 1)

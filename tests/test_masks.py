@@ -150,7 +150,7 @@ def test_usable_mask_combines_every_rule():
 
 def test_usable_mask_is_what_the_sky_step_uses():
     from skymatch.chips import make_chip  # noqa: PLC0415
-    from skymatch.core._usable import clear_cache, load_usable  # noqa: PLC0415
+    from skymatch.core._context import RunContext  # noqa: PLC0415
 
     w = WCS(naxis=2)
     w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
@@ -164,8 +164,7 @@ def test_usable_mask_is_what_the_sky_step_uses():
     dq = np.zeros((5, 5), dtype=np.int16)
     dq[2, :] = [0, 64, 4, 68, 0]
     chip = make_chip(data, w, mask=mask, dq=dq, name="t")
-    clear_cache()
-    u = load_usable(chip, parse_bits("64"))
+    u = RunContext().usable(chip, parse_bits("64"))
     assert u.good.tolist() == usable_mask(data, dq, flags=parse_bits("64"), user_mask=mask).tolist()
     assert u.good.sum() == 25 - 1 - 1 - 2
 
@@ -184,4 +183,4 @@ def test_cli_huge_sky_bits_is_a_one_line_parameter_error(tmp_path, capsys):
     code = main(["sky", str(p), "--readonly", "--sky-bits", "99999999999999999999"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
-    assert err[0].startswith("skymatch: error: sky_bits='99999999999999999999': ")
+    assert err[0].startswith("skymatch: error: --sky-bits='99999999999999999999': ")

@@ -97,10 +97,17 @@ def test_nan_pixels_are_ignored():
     data[0, 0] = np.inf
     chip = make_chip(data, tan_wcs(), name="nan")
     other = make_chip(np.full((64, 64), 6.0), offset_wcs(10.0), name="ok")
-    for method in ("localmin", "match"):
-        res = match_sky([chip, other], method=method, skystat="median")
-        assert np.all(np.isfinite([c.sky for c in res.chips]))
-    assert match_sky([chip, other], method="match").chip("ok").sky == pytest.approx(2.0)
+    # Every method and statistic: the non-finite pixels change nothing (a single NaN
+    # would give the Reference a failed statistic and a silent sky of 0).
+    expected = {"localmin": [4.0, 6.0], "globalmin": [4.0, 4.0], "match": [0.0, 2.0],
+                "globalmin+match": [4.0, 6.0]}
+    for skystat in ("median", "mean", "mode", "midpt"):
+        res = sky_methods([chip, other], skystat=skystat)
+        for method, sky in expected.items():
+            assert [c.sky for c in res[method].chips] == pytest.approx(sky, abs=1e-9), (skystat, method)
+            assert all(c.valid for c in res[method].chips)
+    # The NaN rows and the inf pixel are not counted: 64*64 - 10*64 - 1 usable pixels.
+    assert res["localmin"].chip("nan").npix == 64 * 64 - 640 - 1
 
 
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
@@ -138,8 +145,11 @@ def test_multi_chip_exposure_shares_one_sky():
     res = match_sky([a1, a2, b], method="localmin", skystat="mean")
     assert [c.sky for c in res.chips] == pytest.approx([2.0, 2.0, 5.0])
     res = match_sky([a1, a2, b], method="match", skystat="mean")
-    # b overlaps half of a1 and half of a2: A's overlap sky is their npix-weighted mean.
-    assert res.chip("b").sky == pytest.approx(5.0 - 2.25, abs=0.02)
+    # b overlaps half of a1 and half of a2 (32 columns each): A's overlap sky is their
+    # npix-weighted mean, (2.0 + 2.5) / 2.
+    assert res.chip("b").sky == pytest.approx(5.0 - 2.25, abs=1e-9)
+    (pair,) = res.pairs
+    assert (pair.npix_i, pair.npix_j) == (64 * 64, 64 * 64)
 
 
 def test_counts_are_compared_as_rates():
@@ -154,10 +164,10 @@ def test_counts_are_compared_as_rates():
 
 
 @pytest.mark.parametrize("kwargs, text", [
-    (dict(method="median"), "is not a sky method"),
-    (dict(skystat="average"), "is not a sky statistic"),
-    (dict(sky_bits="4+x"), "cannot read 'x'"),
-    (dict(compat="astrodrizzle"), "compat="),
+    ({"method": "median"}, "is not a sky method"),
+    ({"skystat": "average"}, "is not a sky statistic"),
+    ({"sky_bits": "4+x"}, "cannot read 'x'"),
+    ({"compat": "astrodrizzle"}, "compat="),
 ])
 def test_bad_options(kwargs, text):
     with pytest.raises(ParameterError, match=text):

@@ -1,8 +1,7 @@
-"""skymatch's version (single source: pyproject.toml via package metadata)."""
+"""skymatch's version: the single source.
 
-from importlib.metadata import PackageNotFoundError, version
+A literal string, so ``skymatch --version`` needs no package metadata lookup and
+pyproject.toml reads it without importing skymatch (``[tool.setuptools.dynamic]``).
+"""
 
-try:
-    __version__ = version("skymatch")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"

@@ -1,46 +1,51 @@
 """Alignment of exposures: ``align`` (TweakReg) and ``tweakback`` (TweakBack).
 
-``align`` finds point sources in every chip, groups chips into units that get one
-common correction (a visit's drizzled file, or the FLT chips of one association),
-aligns the units to the first one with tweakwcs and, when asked, writes the corrected
-WCS into the headers: all files or none, each atomically, the previous solution kept as
-an alternate WCS.  ``tweakback`` carries the correction of an aligned drizzled product
-back to the chips it was made from.
+``align`` finds point sources in every chip (near other images only: elsewhere nothing
+can match), groups chips into units that get one common correction (a visit's drizzled
+file, or the FLT chips of one association), aligns the units to the first one
+(:mod:`skymatch.core._align`) and, when asked, writes the corrected WCS into the
+headers: all files or none, each atomically, the previous solution kept as an
+alternate WCS.  ``tweakback`` carries the correction of an aligned drizzled product
+back to the chips it was made from.  Files are read and written by :mod:`skymatch.io`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
-from concurrent.futures import ProcessPoolExecutor
+import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
-from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from .core._align import AlignImage, AlignParams, ImageFit, align_images
-from .core._masks import parse_bits
+from .core._align import AlignImage, AlignParams, align_images, search_regions
+from .core._executor import make_executor, ordered_results
+from .core._masks import BitFlags, parse_bits, usable_mask
 from .core._sources import SourceFindParams, find_sources
-from .core._usable import load_usable
 from .core._wcsfit import drz_transform, remap_wcs, wcs_difference
 from .exceptions import InputError, ParameterError
-from .io._fits import open_fits_checked, read_chips
-from .io._headers import check_writable, update_files_atomic
+from .io._alignio import drizzle_inputs, is_drizzled, read_drizzled_wcs
+from .io._alignio import write_shiftfile as _write_shiftfile
+from .io._fits import read_chips
+from .io._headers import check_writable
 from .io._inputs import expand_inputs
-from .io._wcsio import previous_key, wcs_update_cards
+from .io._wcsio import chip_header, previous_key, write_chip_wcs
 from .models import Chip
 
-__all__ = ["AlignResult", "TweakbackResult", "align", "tweakback", "write_shiftfile", "GROUPINGS"]
+__all__ = ["AlignResult", "TweakbackResult", "align", "tweakback", "write_shiftfile", "drizzle_inputs",
+           "GROUPINGS", "PROCESS_MIN_PIXELS"]
 
 log = logging.getLogger(__name__)
 
 GROUPINGS = ("auto", "file", "asn")
 Progress = Callable[[str, int, int], None]
-_DRZ_NAME = re.compile(r"_(drz|drc)(_sci)?\.fits(\.gz)?$", re.IGNORECASE)
+# Source finding goes to worker processes only for more pixels than this: a process
+# spends ~2 s of CPU importing photutils and astropy before its first chip, while
+# finding sources takes ~0.3 s per million pixels plus ~12 ms per source.
+PROCESS_MIN_PIXELS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class AlignResult:
     Attributes
     ----------
     names : tuple of str
-        Image (or association) names in alignment order; the first is the reference.
+        Image (or association) names in input order; the first is the reference.
     files : tuple of tuple of str
         The files of each image.
     fits : tuple of ImageFit
@@ -93,21 +98,13 @@ class AlignResult:
         })
 
 
-def _is_drizzled(path: str) -> bool:
-    if _DRZ_NAME.search(os.path.basename(path)):
-        return True
-    with fits.open(path) as h:
-        return any("D001DATA" in x.header or "NDRIZIM" in x.header for x in h[:2])
-
-
 def _group(chips: Sequence[Chip], grouping: str) -> tuple[str, list[tuple[str, list[Chip]]]]:
     files = list(dict.fromkeys(c.source[0] for c in chips))
     if grouping not in GROUPINGS:
         raise ParameterError(f"group={grouping!r}: choose one of {', '.join(GROUPINGS)}")
     if grouping == "auto":
-        drizzled = [_is_drizzled(p) for p in files]
         has_asn = all(str(c.meta.get("ASN_ID", "")).strip() not in ("", "NONE") for c in chips)
-        grouping = "file" if all(drizzled) or not has_asn else "asn"
+        grouping = "file" if not has_asn or all(is_drizzled(p) for p in files) else "asn"
     groups: dict[str, list[Chip]] = {}
     for c in chips:
         if grouping == "asn":
@@ -121,17 +118,97 @@ def _group(chips: Sequence[Chip], grouping: str) -> tuple[str, list[tuple[str, l
     return grouping, list(groups.items())
 
 
-def _catalog(chip: Chip, flags, find: SourceFindParams) -> dict:
-    px = load_usable(chip, flags)
-    cat = find_sources(px.data, px.good, find)
-    log.info("%s: %d sources (background sigma %.4g)", chip.name, len(cat["x"]), float(cat["sigma"]))
+def _usable_pixels(chip: Chip, flags: BitFlags) -> tuple[np.ndarray, np.ndarray]:
+    """A chip's data and usable mask: finite, DQ flags within ``flags``, user mask."""
+    px = chip.pixels.read()
+    data = np.asarray(px.data, dtype=float)
+    return data, usable_mask(data, px.dq, flags=flags, user_mask=px.mask)
+
+
+@dataclass(frozen=True)
+class _SourceTask:
+    """One chip's source finding (picklable: the chip reads its own pixels)."""
+
+    chip: Chip
+    flags: BitFlags
+    find: SourceFindParams
+    frame: WCS
+    region: Any  # shapely geometry in the frame's pixels
+
+
+def _region_box(task: _SourceTask, pad: int = 16) -> tuple[slice, slice] | None:
+    """The chip's rows and columns around its search region (None: empty region)."""
+    if task.region.is_empty:
+        return None
+    x0, y0, x1, y1 = task.region.bounds
+    fx = np.array([x0, x1, x1, x0])
+    fy = np.array([y0, y0, y1, y1])
+    ra, dec = task.frame.wcs_pix2world(fx, fy, 0)
+    x, y = task.chip.wcs.all_world2pix(ra, dec, 0, quiet=True)
+    ny, nx = task.chip.shape
+    c0, c1 = max(0, int(np.floor(np.min(x))) - pad), min(nx, int(np.ceil(np.max(x))) + pad + 1)
+    r0, r1 = max(0, int(np.floor(np.min(y))) - pad), min(ny, int(np.ceil(np.max(y))) + pad + 1)
+    if c1 <= c0 or r1 <= r0:
+        return None
+    return slice(r0, r1), slice(c0, c1)
+
+
+def _find_chip_sources(task: _SourceTask) -> dict:
+    """Sources of one chip within its search region (detected on a cut-out around it)."""
+    import shapely
+
+    chip = task.chip
+    box = _region_box(task)
+    if box is None:
+        log.info("%s: overlaps no other image; no sources measured", chip.name)
+        return {k: np.zeros(0) for k in ("x", "y", "flux", "peak", "error")} | {"sigma": np.array(np.nan)}
+    rows, cols = box
+
+    def near_other_images(x, y):
+        ra, dec = chip.wcs.all_pix2world(x + cols.start, y + rows.start, 0)
+        return shapely.contains_xy(task.region, *task.frame.wcs_world2pix(ra, dec, 0))
+
+    data, good = _usable_pixels(chip, task.flags)
+    cat = find_sources(data[rows, cols], good[rows, cols], task.find, region=near_other_images)
+    cat["x"] = cat["x"] + cols.start
+    cat["y"] = cat["y"] + rows.start
+    log.info("%s: %d sources near other images (background sigma %.4g)", chip.name, len(cat["x"]),
+             float(cat["sigma"]))
     return cat
+
+
+def _find_all_sources(groups, flags: BitFlags, find: SourceFindParams, params: AlignParams, executor,
+                      progress: Progress | None) -> dict[str, dict]:
+    frame, regions = search_regions([[c.wcs for c in g] for _, g in groups], searchrad=params.searchrad,
+                                    tolerance=params.tolerance)
+    tasks = [_SourceTask(c, flags, find, frame, r) for (_, g), rs in zip(groups, regions) for c, r in zip(g, rs)]
+    # Processes, not threads: the Gaussian centroid fits are Python-bound, and
+    # photutils switches warning filters around them, which is not thread-safe.
+    pixels = sum(t.chip.shape[0] * t.chip.shape[1] for t in tasks if not t.region.is_empty)
+    stage = executor.for_stage("processes", len(tasks) if pixels >= PROCESS_MIN_PIXELS else 1)
+    if stage.kind == "processes":
+        # Forked workers inherit what is imported here instead of importing it each.
+        import photutils.background  # noqa: F401
+        import photutils.centroids  # noqa: F401
+        import photutils.detection  # noqa: F401
+    done = None if progress is None else (lambda k: progress("sources", k, len(tasks)))
+    cats = ordered_results(stage, _find_chip_sources, tasks, done)
+    return {t.chip.name: cat for t, cat in zip(tasks, cats)}
+
+
+def _jobs(jobs: int | None, workers: int | None) -> int | None:
+    if workers is None:
+        return jobs
+    warnings.warn("align(workers=...) is deprecated; use jobs=...", DeprecationWarning, stacklevel=3)
+    if jobs is not None and jobs != workers:
+        raise ParameterError(f"jobs={jobs} and workers={workers}: give only jobs (workers is its old name)")
+    return workers
 
 
 def align(inputs, *, find: SourceFindParams | None = None, params: AlignParams | None = None,
           group: str = "auto", dqbits: int | str | None = 0, update_header: bool = False,
-          wcsname: str = "TWEAK", workers: int | None = None,
-          progress: Progress | None = None) -> AlignResult:
+          wcsname: str = "TWEAK", jobs: int | None = None, dask: Any = None,
+          workers: int | None = None, progress: Progress | None = None) -> AlignResult:
     """Align images to the first one, TweakReg-style.
 
     Parameters
@@ -152,8 +229,13 @@ def align(inputs, *, find: SourceFindParams | None = None, params: AlignParams |
         Write the corrected WCS of every aligned image (all files or none).
     wcsname : str
         ``WCSNAME`` of the new solution; the previous one is kept as an alternate WCS.
+    jobs : int, optional
+        Local worker processes for source finding (default one per core; 1, or inputs
+        of fewer than :data:`PROCESS_MIN_PIXELS` pixels, run in this process).
+    dask : dask.distributed.Client or str, optional
+        Find sources on this Dask cluster instead.
     workers : int, optional
-        Processes for source detection (default: CPU count; 1 runs in this process).
+        Deprecated name of ``jobs``.
     progress : callable, optional
         ``progress(stage, done, total)``.
 
@@ -165,8 +247,8 @@ def align(inputs, *, find: SourceFindParams | None = None, params: AlignParams |
     params = params or AlignParams()
     if not wcsname or len(wcsname) > 68:
         raise ParameterError(f"wcsname={wcsname!r}: give a non-empty name (at most 68 characters)")
-    specs = expand_inputs(inputs)
-    chips = [c for s in specs for c in read_chips(s)]
+    executor = make_executor(_jobs(jobs, workers), dask)
+    chips = [c for s in expand_inputs(inputs) for c in read_chips(s)]
     grouping, groups = _group(chips, group)
     if len(groups) < 2:
         raise InputError(f"{groups[0][0] if groups else 'inputs'}: alignment needs at least two images"
@@ -174,72 +256,20 @@ def align(inputs, *, find: SourceFindParams | None = None, params: AlignParams |
     files = [tuple(dict.fromkeys(c.source[0] for c in g)) for _, g in groups]
     if update_header:
         check_writable([p for fs in files[1:] for p in fs])
-    flags = parse_bits(dqbits)
-    total = len(chips)
-    done = 0
-    cats: dict[str, dict] = {}
-    nproc = min(workers or os.cpu_count() or 1, total)
-    # Processes, not threads: the Gaussian centroid fits are Python-bound, and
-    # photutils switches warning filters around them, which is not thread-safe.
-    pool = ProcessPoolExecutor(max_workers=nproc) if nproc > 1 else None
-    try:
-        futs = {c.name: (pool.submit(_catalog, c, flags, find) if pool else None) for c in chips}
-        for c in chips:
-            fut = futs[c.name]
-            cats[c.name] = fut.result() if fut is not None else _catalog(c, flags, find)
-            done += 1
-            if progress:
-                progress("sources", done, total)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    images = [AlignImage(name, tuple(c.wcs for c in g), tuple(cats[c.name] for c in g))
-              for name, g in groups]
+    cats = _find_all_sources(groups, parse_bits(dqbits), find, params, executor, progress)
+    images = [AlignImage(name, tuple(c.wcs for c in g), tuple(cats[c.name] for c in g)) for name, g in groups]
     fits_ = align_images(images, params)
     updated: list[str] = []
     if update_header:
-        updated = _write_alignment(groups, fits_, wcsname)
+        new = [(chip, w) for (_, g), f in zip(groups, fits_) if f.aligned for chip, w in zip(g, f.wcs)]
+        updated = write_chip_wcs(new, wcsname=wcsname)
     return AlignResult(tuple(n for n, _ in groups), tuple(files), tuple(fits_), tuple(updated),
                        wcsname, grouping)
 
 
-def _ext(chip: Chip):
-    _, extname, extver = chip.source
-    return (extname, extver) if isinstance(extname, str) else extname
-
-
-def _write_alignment(groups, fits_: Sequence[ImageFit], wcsname: str) -> list[str]:
-    updates: dict[str, dict] = {}
-    for (_, chips), fit in zip(groups, fits_):
-        if not fit.aligned:
-            continue
-        for chip, new in zip(chips, fit.wcs):
-            path = chip.source[0]
-            ext = _ext(chip)
-            hdr = fits.getheader(path, ext)
-            cards, _ = wcs_update_cards(hdr, new, wcsname=wcsname, label=chip.name)
-            updates.setdefault(path, {})[ext] = cards
-    if updates:
-        update_files_atomic(updates)
-    return list(updates)
-
-
-def write_shiftfile(result: AlignResult, path: str) -> None:
-    """Write TweakReg's shift file (``form: delta``, ``units: pixels``)."""
-    ref = result.names[0]
-    lines = ["# frame: output", f"# refimage: {ref}", "# form: delta", "# units: pixels"]
-    for name, f in zip(result.names, result.fits):
-        if f.reference:
-            continue
-        if not f.aligned:
-            lines.append(f"# {name}: {f.status}")
-            continue
-        lines.append(f"{name}    {f.xshift:.6f}  {f.yshift:.6f}    {f.rotation:.8f}     {f.scale:.8f}"
-                     f"     {f.rms_x:.6f}  {f.rms_y:.6f}")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+def write_shiftfile(result: AlignResult, path: str | os.PathLike) -> str:
+    """Write TweakReg's shift file (``form: delta``, ``units: pixels``) atomically."""
+    return _write_shiftfile(path, result.names, result.fits)
 
 
 # ---------------------------------------------------------------- tweakback
@@ -258,44 +288,7 @@ class TweakbackResult:
     message: str = ""
 
 
-_DATA_KEY = re.compile(r"^D\d{3}DATA$")
-
-
-def drizzle_inputs(drz: str) -> list[str]:
-    """Files a drizzled product was made from (``D###DATA`` keywords, else ``HDRTAB``)."""
-    base = os.path.dirname(os.path.abspath(drz))
-    names: list[str] = []
-    with open_fits_checked(drz) as h:
-        for hdu in h:
-            for card in hdu.header.cards:
-                if _DATA_KEY.match(card.keyword):
-                    names.append(str(card.value).split("[")[0].strip())
-        if not names and "HDRTAB" in h:
-            t = h["HDRTAB"].data
-            col = "FILENAME" if "FILENAME" in t.columns.names else None
-            if col is None:
-                raise InputError(f"{drz}[HDRTAB]: no FILENAME column; give the inputs with --inputs")
-            names = [str(v).strip() for v in t[col]]
-    if not names:
-        raise InputError(f"{drz}: lists no inputs (no D###DATA keywords or HDRTAB); give them with --inputs")
-    out = []
-    for n in dict.fromkeys(names):
-        p = n if os.path.isabs(n) else os.path.join(base, n)
-        if not os.path.exists(p):
-            raise InputError(f"{drz}: its input {n} is not in {base}; give the inputs with --inputs")
-        out.append(p)
-    return out
-
-
-def _drz_wcs_header(drz: str) -> tuple[fits.Header, Table | None, str]:
-    with open_fits_checked(drz) as h:
-        idx = next((i for i, x in enumerate(h) if x.header.get("EXTNAME", "").strip().upper() == "SCI"), 0)
-        hdr = h[idx].header.copy()
-        tab = Table(h["HDRTAB"].data) if "HDRTAB" in h else None
-    return hdr, tab, f"{os.path.basename(drz)}[{idx}]"
-
-
-def _check_not_stale(chip: Chip, header: fits.Header, tab: Table | None, drz: str) -> None:
+def _check_not_stale(chip: Chip, header, tab: Table | None, drz: str) -> None:
     """Refuse a chip whose WCS changed since the product was drizzled from it."""
     if tab is None or not {"ROOTNAME", "EXTVER", "CRVAL1", "CRVAL2"} <= set(tab.colnames):
         return
@@ -338,7 +331,7 @@ def tweakback(drz: str, *, inputs: Sequence[str] | None = None, old_key: str | N
     -------
     TweakbackResult
     """
-    hdr, tab, label = _drz_wcs_header(drz)
+    hdr, tab, label = read_drizzled_wcs(drz)
     key = (old_key or "").strip().upper() or previous_key(hdr)
     if key is None:
         return TweakbackResult(drz, str(hdr.get("WCSNAME", "")), (), (), (), (), (),
@@ -346,29 +339,18 @@ def tweakback(drz: str, *, inputs: Sequence[str] | None = None, old_key: str | N
                                "or was not aligned); nothing changed")
     if f"CTYPE1{key}" not in hdr:
         raise InputError(f"{label}: no alternate WCS {key!r} to take as the solution before alignment")
-    new = WCS(hdr)
-    old = WCS(hdr, key=key)
     name = wcsname or str(hdr.get("WCSNAME", "TWEAK"))
-    transform = drz_transform(old, new)
+    transform = drz_transform(WCS(hdr, key=key), WCS(hdr))
     paths = [os.fspath(p) for p in inputs] if inputs else drizzle_inputs(drz)
     chips = [c for p in paths for c in read_chips(p)]
     if write:
         check_writable(paths)
-    updates: dict[str, dict] = {}
-    centre, worst, rot = [], [], []
-    for chip in chips:
-        path, ext = chip.source[0], _ext(chip)
-        chdr = fits.getheader(path, ext)
-        if not force:
+    headers = [chip_header(c) for c in chips]
+    if not force:
+        for chip, chdr in zip(chips, headers):
             _check_not_stale(chip, chdr, tab, drz)
-        moved = remap_wcs(chip.wcs, transform, chip.shape)
-        c, m, r = wcs_difference(chip.wcs, moved, chip.shape)
-        centre.append(c)
-        worst.append(m)
-        rot.append(r)
-        cards, _ = wcs_update_cards(chdr, moved, wcsname=name, label=chip.name)
-        updates.setdefault(path, {})[ext] = cards
-    if write:
-        update_files_atomic(updates)
+    moved = [remap_wcs(c.wcs, transform, c.shape) for c in chips]
+    centre, worst, rot = zip(*(wcs_difference(c.wcs, m, c.shape) for c, m in zip(chips, moved)))
+    updated = write_chip_wcs(list(zip(chips, moved)), wcsname=name, headers=headers, write=write)
     return TweakbackResult(drz, name, tuple(c.name for c in chips), tuple(centre), tuple(worst),
-                           tuple(rot), tuple(updates) if write else ())
+                           tuple(rot), tuple(updated) if write else ())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import uuid
 
 import numpy as np
 
@@ -11,9 +11,6 @@ from .exceptions import InputError
 from .models import Chip, InMemoryPixels
 
 __all__ = ["make_chip"]
-
-_counter = itertools.count(1)
-
 
 def make_chip(
     data: np.ndarray,
@@ -47,14 +44,14 @@ def make_chip(
     exposure_id : str, optional
         Chips with the same id share one sky (default: one exposure per chip).
     name : str, optional
-        Identifier used in messages and results.
+        Identifier used in messages and results (default: ``chip-`` and a unique id).
     pixel_scale_arcsec : float, optional
         Nominal pixel scale (default: from the WCS).
     compat : bool
         Use the Reference's unit rules.
     """
     arr = np.asarray(data)
-    label = name or f"chip{next(_counter)}"
+    label = name or f"chip-{uuid.uuid4().hex[:8]}"
     if arr.ndim != 2:
         raise InputError(f"{label}: data are {arr.ndim}-D (shape {arr.shape}); skymatch needs 2-D images")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):

@@ -17,51 +17,55 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
-from astropy.io import fits
 from astropy.wcs import WCS
 from scipy.interpolate import RectBivariateSpline
 
 from ._version import __version__
+from .io._synthetic import new_header, write_image_file, write_json
 
-__all__ = ["NOTEBOOK_ROOTNAMES", "MosaicTruth", "make_mosaic", "make_visit_drz", "simulate_exposure_headers",
-           "star_catalog"]
+__all__ = ["NOTEBOOK_ROOTNAMES", "NOTEBOOK_ALIGN_ORDER", "MosaicTruth", "make_mosaic", "make_visit_drz",
+           "simulate_exposure_headers", "star_catalog", "sky_truth_errors", "wcs_truth_errors"]
 
 EXPTIME = 602.937317
 PIXEL_SCALE = 0.12825  # IDCSCALE of WFC3/IR, arcsec
 RA0, DEC0 = 85.25, -2.46
 
 # Notebook visits laid out as in its tile diagram (detector x to the right, y up).
-_NOTEBOOK_TILES = {
+_NOTEBOOK_TILES = MappingProxyType({
     "54": (0, 0), "51": (1, 0), "57": (-1, 0), "55": (0, 1), "53": (0, -1),
     "52": (1, 1), "58": (-1, 1), "50": (1, -1), "56": (-1, -1),
-}
-NOTEBOOK_ROOTNAMES = {
+})
+NOTEBOOK_ROOTNAMES = MappingProxyType({
     "50": ("ibxl50clq", "ibxl50cqq"), "51": ("ibxl51eoq", "ibxl51etq"),
     "52": ("ibxl52k0q", "ibxl52k5q"), "53": ("ibxl53kxq", "ibxl53l9q"),
     "54": ("ibxl54bgq", "ibxl54blq"), "55": ("ibxl55f0q", "ibxl55f5q"),
     "56": ("ibxl56huq", "ibxl56i2q"), "57": ("ibxl57adq", "ibxl57aiq"),
     "58": ("ibxl58sqq", "ibxl58svq"),
-}
-_NOTEBOOK_ORIENTAT = {
+})
+# The notebook's drz.list: the reference tile first, then the tiles overlapping most.
+NOTEBOOK_ALIGN_ORDER = ("54", "51", "53", "55", "57", "50", "52", "56", "58")
+_NOTEBOOK_ORIENTAT = MappingProxyType({
     "50": 170.667, "51": 166.653, "52": 166.665, "53": 165.608, "54": 166.631,
     "55": 166.622, "56": 162.590, "57": 166.609, "58": 166.614,
-}
+})
 
 # WFC3/IR geometry: CD matrix at ORIENTAT 166.04 and the IDC SIP coefficients
 # (IDC_w3m18525i), as in calibrated FLT headers.
 _CD_166 = np.array([[3.65350884222603e-05, 8.10513012994813e-06],
                     [8.95199027058008e-06, -3.2604855185894e-05]])
+_CD_166.flags.writeable = False
 _ORIENT_166 = math.degrees(math.atan2(_CD_166[0, 1], _CD_166[1, 1]))
-_SIP_A = {"0_2": 2.77482030873749e-08, "0_3": 4.55691839657869e-11, "0_4": -2.0083179974495e-13,
+_SIP_A = MappingProxyType({"0_2": 2.77482030873749e-08, "0_3": 4.55691839657869e-11, "0_4": -2.0083179974495e-13,
           "1_1": 2.44176437155426e-05, "1_2": 3.11477338242516e-11, "1_3": 6.08832045645843e-13,
           "2_0": -2.0701735553551e-07, "2_1": 1.2225549929939e-10, "2_2": 1.11275247848408e-13,
-          "3_0": -1.9851733613323e-10, "3_1": 4.13947711822547e-13, "4_0": -3.2156784473326e-13}
-_SIP_B = {"0_2": 2.98815054868485e-05, "0_3": -2.2777970488111e-10, "0_4": 1.03978470894974e-12,
+          "3_0": -1.9851733613323e-10, "3_1": 4.13947711822547e-13, "4_0": -3.2156784473326e-13})
+_SIP_B = MappingProxyType({"0_2": 2.98815054868485e-05, "0_3": -2.2777970488111e-10, "0_4": 1.03978470894974e-12,
           "1_1": -2.8538202053351e-07, "1_2": 7.47270961118588e-11, "1_3": 1.69983940010457e-13,
           "2_0": 6.92276069494587e-06, "2_1": -2.3836656728517e-10, "2_2": 1.38557115814168e-13,
-          "3_0": 5.14014553890418e-11, "3_1": 3.8104419996301e-13, "4_0": -5.7352409055905e-13}
+          "3_0": 5.14014553890418e-11, "3_1": 3.8104419996301e-13, "4_0": -5.7352409055905e-13})
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def _names(visit: str, e: int, tiles) -> tuple[str, str]:
 
 def simulate_exposure_headers(*, crval, orientat: float, size: int, distortion: bool = True):
     """Primary-less SCI WCS header of a WFC3/IR-like chip at ``crval`` and ``orientat``."""
-    h = fits.Header()
+    h = new_header()
     h["WCSAXES"] = 2
     h["CRPIX1"] = (size + 1) / 2.0
     h["CRPIX2"] = (size + 1) / 2.0
@@ -296,8 +300,7 @@ def make_mosaic(
                 "true_crval": true_crval, "true_cd": true_cd,
             }
     truth_file = os.path.join(outdir, "truth.json")
-    with open(truth_file, "w", encoding="utf-8") as fh:
-        json.dump(truth, fh, indent=1)
+    write_json(truth_file, truth)
     return MosaicTruth(paths=tuple(sorted(paths)), sky=sky_truth, gradient=grads,
                        truth_file=truth_file)
 
@@ -341,13 +344,12 @@ def make_visit_drz(flt_paths, outdir: str, *, overwrite: bool = False) -> list[s
     """Visit-level drizzled products ``<asn_id>_drz.fits`` (as MAST's DRZ files), one per
     association, drizzled by skymatch from the visit's FLTs (their header WCS, localmin
     sky); each lists its inputs (``D###DATA`` keywords and ``HDRTAB``)."""
-    from astropy.io import fits as _fits
-
+    from .io import read_chips
     from .pipeline import run
 
     by_asn: dict[str, list[str]] = {}
     for p in sorted(flt_paths):
-        by_asn.setdefault(str(_fits.getval(p, "ASN_ID")).lower(), []).append(p)
+        by_asn.setdefault(str(read_chips(p)[0].meta["ASN_ID"]).lower(), []).append(p)
     out = []
     for asn, paths in by_asn.items():
         r = run(paths, os.path.join(outdir, asn), method="localmin", readonly=True, build=True,
@@ -429,7 +431,7 @@ def _render(wcs, size, sky, gx, gy, nebula, extent, seed, star_ra, star_dec, sta
 
 
 def _write_flt(path, sci_hdr, sci, err, dq, *, root, asn, visit, e, dither, overwrite):
-    prim = fits.Header()
+    prim = new_header()
     prim["NEXTEND"] = (3, "Number of standard extensions")
     prim["FILENAME"] = (os.path.basename(path), "name of file")
     prim["TELESCOP"] = ("HST", "telescope used to acquire data")
@@ -453,17 +455,89 @@ def _write_flt(path, sci_hdr, sci, err, dq, *, root, asn, visit, e, dither, over
     prim["ASN_TAB"] = f"{asn.lower()}_asn.fits"
     prim["PHOTFLAM"] = (1.9275602e-20, "inverse sensitivity, ergs/cm2/A/e-")
     prim["IDCTAB"] = "N/A"
-    hdr = fits.Header()
+    hdr = new_header()
     hdr["EXTNAME"] = "SCI"
     hdr["EXTVER"] = 1
     hdr["ROOTNAME"] = root
     hdr["BUNIT"] = ("ELECTRONS/S", "brightness units")
     hdr.extend(sci_hdr, update=True)
-    hdus = [fits.PrimaryHDU(header=prim), fits.ImageHDU(sci, header=hdr)]
+    extensions = [(hdr, sci)]
     for name, arr, unit in (("ERR", err, "ELECTRONS/S"), ("DQ", dq, "UNITLESS")):
-        h = fits.Header()
+        h = new_header()
         h["EXTNAME"] = name
         h["EXTVER"] = 1
         h["BUNIT"] = unit
-        hdus.append(fits.ImageHDU(arr, header=h))
-    fits.HDUList(hdus).writeto(path, overwrite=overwrite)
+        extensions.append((h, arr))
+    write_image_file(path, prim, extensions, overwrite=overwrite)
+
+
+def sky_truth_errors(table, truth_file: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """How well each sky method of a comparison table reproduces the true skies.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        A table with a ``Rootname`` column and one column of MDRIZSKY per method
+        (``globalmin``, ``globalmin_match``, ``match``, ``local``), e.g.
+        ``skymatch.compare(...).to_table()``.
+    truth_file : path
+        The mosaic's ``truth.json``.
+
+    Returns
+    -------
+    dict
+        ``{column: {"rms": r, "max": m, "offset": o}}`` in e-/s: ``rms`` and ``max``
+        of the error of the sky differences between exposures,
+        ``(s - mean s) - (t - mean t)`` (what ``match`` determines), and ``offset`` =
+        ``mean(s - t)`` (the common level, which only ``localmin`` and
+        ``globalmin+match`` estimate).
+    """
+    with open(truth_file, encoding="utf-8") as fh:
+        true = json.load(fh)["exposures"]
+    t = np.array([true[str(r)]["sky"] for r in table["Rootname"]], dtype=float)
+    out: dict[str, dict[str, float]] = {}
+    for col in ("globalmin", "globalmin_match", "match", "local"):
+        if col not in table.colnames:
+            continue
+        s = np.asarray(table[col], dtype=float)
+        err = (s - s.mean()) - (t - t.mean())
+        out[col] = {"rms": float(np.sqrt(np.mean(err ** 2))), "max": float(np.max(np.abs(err))),
+                    "offset": float(np.mean(s - t))}
+    return out
+
+
+def wcs_truth_errors(paths, truth_file: str | os.PathLike) -> dict[str, tuple[float, float]]:
+    """How far each exposure's header WCS is from its true WCS (``make_mosaic(misalign=...)``).
+
+    Parameters
+    ----------
+    paths : iterable of path
+        ``_flt.fits`` files of a synthetic mosaic (their headers as they are now).
+    truth_file : path
+        The mosaic's ``truth.json``.
+
+    Returns
+    -------
+    dict
+        ``{rootname: (centre, maximum)}``: the displacement, in pixels, at the chip
+        centre and the largest over the chip.
+    """
+    from .core._wcsfit import wcs_difference
+
+    with open(truth_file, encoding="utf-8") as fh:
+        true = json.load(fh)["exposures"]
+    from .io import read_chips
+
+    out: dict[str, tuple[float, float]] = {}
+    for p in paths:
+        chip = read_chips(p)[0]
+        root = str(chip.meta["ROOTNAME"]).strip().lower()
+        shape = chip.shape
+        header_wcs = chip.wcs
+        true_wcs = chip.wcs.deepcopy()
+        true_wcs.wcs.crval = true[root]["true_crval"]
+        true_wcs.wcs.cd = np.array(true[root]["true_cd"])
+        true_wcs.wcs.set()
+        centre, worst, _ = wcs_difference(true_wcs, header_wcs, shape)
+        out[root] = (centre, worst)
+    return out

@@ -11,6 +11,7 @@ __all__ = [
     "InputError",
     "ParameterError",
     "WriteError",
+    "InUseError",
     "SkymatchWarning",
     "DisconnectedMosaicWarning",
     "UndeterminedSkyWarning",
@@ -32,6 +33,10 @@ class ParameterError(SkymatchError, ValueError):
 
 class WriteError(SkymatchError):
     """Results could not be written (read-only file, existing output, ...)."""
+
+
+class InUseError(WriteError):
+    """A file or output folder is locked by another skymatch run (wait, then run again)."""
 
 
 class SkymatchWarning(UserWarning):

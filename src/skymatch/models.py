@@ -7,6 +7,7 @@ Results are frozen dataclasses (:class:`SkyResult` and friends).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Protocol, runtime_checkable
@@ -21,6 +22,7 @@ __all__ = [
     "ChipSky",
     "ExposureSky",
     "PairStat",
+    "Flatness",
     "SkyResult",
 ]
 
@@ -46,15 +48,16 @@ class PixelSource(Protocol):
 
 @dataclass(frozen=True, eq=False)
 class InMemoryPixels:
-    """Pixels held in memory (library users' chips, synthetic tests)."""
+    """Pixels held in memory (library users' chips, synthetic tests).
+
+    ``token`` identifies these pixels in a run's cache; it is unique per object (object
+    ids are reused by Python once an object is gone, so they cannot serve).
+    """
 
     data: np.ndarray
     dq: np.ndarray | None = None
     mask: np.ndarray | None = None
-
-    @property
-    def token(self) -> str:
-        return f"mem:{id(self):x}"
+    token: str = field(default_factory=lambda: f"mem:{uuid.uuid4().hex}")
 
     def read(self) -> ChipPixels:
         return ChipPixels(self.data, self.dq, self.mask)
@@ -129,6 +132,8 @@ class ChipSky:
     ``sky`` is in the chip's data units (what goes into ``MDRIZSKY``);
     ``sky_brightness`` in brightness units.  ``valid`` is False when the value could not
     be determined from the data (then ``sky`` is 0); ``how`` says how it was obtained.
+    ``subtracted_by_user`` is True for user skies already subtracted from the pixels
+    (``skyuser``, or a skyfile saying ``applied = yes``).
     With a sky model beyond a constant, ``coeffs`` holds the chip's polynomial
     (``SKYCij``, data units, see :mod:`skymatch.core._skymodel`) and ``sky`` its mean
     over the chip's pixels.
@@ -146,6 +151,7 @@ class ChipSky:
     model: str = "constant"  # sky model: 'constant', 'plane', 'poly2' or 'poly3'
     coeffs: tuple[float, ...] = ()  # SKYCij in data units (core/_skymodel.py); () = (sky,)
     error: float = float("nan")  # 1-sigma uncertainty of ``sky`` (SKYERR), data units
+    subtracted_by_user: bool = False  # the user already subtracted ``sky`` from the data
 
     @property
     def coefficients(self) -> tuple[float, ...]:
@@ -155,7 +161,13 @@ class ChipSky:
 
 @dataclass(frozen=True)
 class ExposureSky:
-    """Sky of one exposure in brightness units, with the pieces it came from."""
+    """Sky of one exposure in brightness units, with the pieces it came from.
+
+    ``sky_brightness`` is the exposure's level (for a sky model: its mean over the
+    exposure's pixels), ``error`` its 1-sigma uncertainty (brightness), ``status``
+    ``'level only'`` when the exposure's overlaps could not determine its model's shape
+    (it then took the shape of its own sky's fit).
+    """
 
     exposure_id: str
     sky_brightness: float
@@ -164,6 +176,8 @@ class ExposureSky:
     local: float = float("nan")  # L_e
     match: float = float("nan")  # M_e
     component: int = -1
+    error: float = float("nan")
+    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,8 +186,11 @@ class PairStat:
 
     ``sky_i``/``sky_j`` are the overlap skies (brightness) measured on exposure i's and
     j's own pixels; ``npix_*`` the pixel counts of the last clipping pass; ``weight`` is
-    ``(npix_i + npix_j) / 2``; ``residual`` is ``(M_i - M_j) - (sky_i - sky_j)`` after
-    the solve.
+    ``(npix_i + npix_j) / 2`` for the constant model (the sum of the cells' inverse
+    variances for a sky model); ``residual`` is ``(M_i - M_j) - (sky_i - sky_j)`` after
+    the solve (for a sky model: the mean residual of its cells), ``sigma`` the standard
+    error of ``sky_i - sky_j`` and ``residual_sigma = residual / sigma``; ``n_cells`` and
+    ``rms_sigma`` (rms of the cells' residuals in units of their errors) for sky models.
     """
 
     exposure_i: str
@@ -184,6 +201,32 @@ class PairStat:
     npix_j: int
     weight: float
     residual: float = float("nan")
+    sigma: float = float("nan")
+    residual_sigma: float = float("nan")
+    n_cells: int = 0
+    rms_sigma: float = float("nan")
+
+
+@dataclass(frozen=True, eq=False)
+class Flatness:
+    """How well the exposures agree after their skies are removed.
+
+    ``rms``: robust rms (area-weighted over overlap cells) of the difference between
+    overlapping exposures on their common pixels, in ``units``; ``noise``: the rms the
+    cells' statistical noise alone would give (a perfect model reaches about this);
+    ``xi``, ``eta`` (tangent-plane radians), ``residual`` (``units``) and ``npix`` of
+    every cell, for pictures.
+    """
+
+    rms: float
+    noise: float
+    n_cells: int
+    n_pairs: int
+    units: str
+    xi: np.ndarray
+    eta: np.ndarray
+    residual: np.ndarray
+    npix: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -204,7 +247,11 @@ class SkyResult:
     components : tuple of tuple of str
         Connected components of the overlap graph (exposure ids).
     parameters : Mapping
-        The options used (statistic, clipping, masks, compat ...).
+        The options used (statistic, clipping, masks, compat, sky model ...); read-only.
+    sky_model : str
+        ``'constant'``, ``'plane'``, ``'poly2'`` or ``'poly3'``.
+    flatness : Flatness or None
+        The flatness score, when it was asked for.
     """
 
     method: str
@@ -213,20 +260,37 @@ class SkyResult:
     pairs: tuple[PairStat, ...] = ()
     components: tuple[tuple[str, ...], ...] = ()
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    sky_model: str = "constant"
+    flatness: Flatness | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parameters", MappingProxyType(dict(self.parameters)))
+        object.__setattr__(self, "_chip_index", MappingProxyType({c.name: k for k, c in enumerate(self.chips)}))
+        object.__setattr__(self, "_exp_index",
+                           MappingProxyType({e.exposure_id: k for k, e in enumerate(self.exposures)}))
+
+    def __getstate__(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        state["parameters"] = dict(self.parameters)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
 
     def chip(self, name: str) -> ChipSky:
         """Return the :class:`ChipSky` called ``name``."""
-        for c in self.chips:
-            if c.name == name:
-                return c
-        raise KeyError(name)
+        try:
+            return self.chips[self._chip_index[name]]
+        except KeyError:
+            raise KeyError(name) from None
 
     def exposure(self, exposure_id: str) -> ExposureSky:
         """Return the :class:`ExposureSky` of ``exposure_id``."""
-        for e in self.exposures:
-            if e.exposure_id == exposure_id:
-                return e
-        raise KeyError(exposure_id)
+        try:
+            return self.exposures[self._exp_index[exposure_id]]
+        except KeyError:
+            raise KeyError(exposure_id) from None
 
     @property
     def sky(self) -> dict[str, float]:

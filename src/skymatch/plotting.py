@@ -1,27 +1,40 @@
 """Plots and pictures: MDRIZSKY per image per method, mosaic images, an animated GIF.
 
-matplotlib is imported inside the functions and only through its object-oriented API
-(no pyplot state).  Functions that draw take ``ax=None`` and return the Axes.
+matplotlib is imported inside the functions.  Functions that draw take ``ax=None`` and
+return the Axes; without an ``ax`` they draw on ``matplotlib.pyplot.gca()``, so the plot
+appears inline in a notebook (photutils' convention).  Pictures made for files are drawn
+on private ``Figure`` objects and never touch pyplot's state.  This module draws;
+writing pictures to files is :mod:`skymatch.io`'s job (``io.save_figure``,
+``io.save_png``, ``io.save_gif``, ``io.save_comparison_pictures``).
 """
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "save_figure", "save_gif", "render_mosaic",
-           "plot_alignment_residuals"]
+__all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "render_mosaic", "comparison_figures",
+           "flatness_figure", "alignment_residuals_figure", "draw_alignment_residuals"]
 
-METHOD_STYLE = {
+METHOD_STYLE = MappingProxyType({
     "globalmin_match": ("Globalmin + Match", "magenta"),
     "match": ("Match", "navy"),
     "local": ("Localmin", "olive"),
     "globalmin": ("Globalmin", "orange"),
-}
+})
+
+
+def _current_axes():
+    """pyplot's current Axes (what ``ax=None`` draws on)."""
+    import matplotlib.pyplot as plt
+
+    return plt.gca()
 
 
 def _new_axes(figsize=(8, 5)):
+    """Axes on a Figure of their own, outside pyplot (for pictures written to files)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -40,7 +53,7 @@ def plot_mdrizsky(table, *, ax=None):
         ``globalmin_match``, ``match``, ``local``).
     ax : matplotlib Axes, optional
     """
-    ax = ax or _new_axes()
+    ax = ax if ax is not None else _current_axes()
     x = np.arange(len(table))
     for col, (label, color) in METHOD_STYLE.items():
         if col in table.colnames:
@@ -68,7 +81,7 @@ def plot_mosaic(sci: np.ndarray, *, ax=None, limits=None, title: str | None = No
     """Show a mosaic with an asinh stretch (NaN = no data, drawn dark grey)."""
     from astropy.visualization import AsinhStretch, ImageNormalize
 
-    ax = ax or _new_axes((7, 7))
+    ax = ax if ax is not None else _current_axes()
     lo, hi = limits or mosaic_limits([sci])
     norm = ImageNormalize(vmin=lo, vmax=hi, stretch=AsinhStretch(0.1))
     im = np.ma.masked_invalid(sci)
@@ -87,64 +100,104 @@ def render_mosaic(sci: np.ndarray, *, limits, title: str, max_pixels: int = 900)
     """RGB array of a mosaic picture (binned down to at most ``max_pixels`` a side)."""
     step = max(1, int(np.ceil(max(sci.shape) / max_pixels)))
     small = sci[::step, ::step]
-    ax = plot_mosaic(small, limits=limits, title=title)
+    ax = plot_mosaic(small, ax=_new_axes((7, 7)), limits=limits, title=title)
     fig = ax.figure
     fig.set_size_inches(7, 7 * small.shape[0] / small.shape[1] + 0.4)
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
-def save_figure(ax, path: str, dpi: int = 110) -> str:
-    """Save the figure of ``ax`` as PNG."""
-    ax.figure.savefig(path, dpi=dpi)
-    return path
+def comparison_figures(mosaics: Mapping[str, np.ndarray], table) -> dict:
+    """The pictures of a method comparison, drawn (nothing is written).
 
-
-def save_gif(frames: Sequence[np.ndarray], path: str, *, duration_ms: int = 1200) -> str:
-    """An animated GIF cycling the RGB ``frames`` (Pillow, which matplotlib ships with)."""
-    from PIL import Image
-
-    shape = frames[0].shape
-    imgs = [Image.fromarray(f[: shape[0], : shape[1]]) for f in frames]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=duration_ms, loop=0)
-    return path
-
-
-def comparison_pictures(mosaics: Mapping[str, np.ndarray], table, outdir: str, prefix: str) -> dict:
-    """Write the MDRIZSKY plot, one PNG per mosaic and the GIF; returns their paths."""
-    import os
-
-    out: dict[str, object] = {}
-    out["plot"] = save_figure(plot_mdrizsky(table), os.path.join(outdir, f"{prefix}_mdrizsky.png"))
+    Returns
+    -------
+    dict
+        ``'plot'``: the MDRIZSKY plot (an Axes); ``'mosaics'``: ``{method: RGB array}``
+        in the order of ``mosaics`` (the GIF's frames).
+    """
+    out: dict[str, object] = {"plot": plot_mdrizsky(table, ax=_new_axes())}
     # One display range for all (so seams compare), each from its own floor (the methods
     # differ by a constant level the eye should not be asked to judge).
     lims = {name: mosaic_limits([sci]) for name, sci in mosaics.items()}
     width = max(hi - lo for lo, hi in lims.values())
-    frames, pngs = [], {}
+    rgbs = {}
     for name, sci in mosaics.items():
         lo = lims[name][0]
-        rgb = render_mosaic(sci, limits=(lo, lo + width), title=f"skymethod = {name}")
-        from PIL import Image
-
-        p = os.path.join(outdir, f"{prefix}_{name.replace('+', '_')}_mosaic.png")
-        Image.fromarray(rgb).save(p)
-        pngs[name] = p
-        frames.append(rgb)
-    out["mosaics"] = pngs
-    out["gif"] = save_gif(frames, os.path.join(outdir, f"{prefix}_methods.gif"))
+        rgbs[name] = render_mosaic(sci, limits=(lo, lo + width), title=f"skymethod = {name}")
+    out["mosaics"] = rgbs
     return out
 
 
-def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, dpi: int = 100) -> str:
-    """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
-    against x and against y of the reference frame; ``ylimit`` bounds the y axes."""
+def flatness_figure(flatness, *, ax=None, title: str | None = None, limit: float | None = None):
+    """The overlap residuals of a sky result, drawn on the sky: every overlap cell at its
+    position (tangent plane, arcmin; East to the left), coloured by the difference of the
+    two exposures after their skies are removed.  A seam is a coloured stripe.
+
+    Parameters
+    ----------
+    flatness : skymatch.models.Flatness
+    ax : matplotlib Axes, optional
+        Where to draw (default: ``matplotlib.pyplot.gca()``).
+    title : str, optional
+    limit : float, optional
+        Colour-scale half range (default: 4 x the score's noise, at least its rms).
+    """
+    import matplotlib
+
+    ax = ax if ax is not None else _current_axes()
+    x = -np.degrees(np.asarray(flatness.xi)) * 60.0
+    y = np.degrees(np.asarray(flatness.eta)) * 60.0
+    lim = limit or max(4.0 * flatness.noise, flatness.rms, 1e-12)
+    sc = ax.scatter(x, y, c=flatness.residual, s=6, cmap=matplotlib.colormaps["RdBu_r"], vmin=-lim, vmax=lim,
+                    marker="s", linewidths=0)
+    ax.set_aspect("equal")
+    ax.invert_xaxis()
+    ax.set_xlabel("east offset (arcmin)")
+    ax.set_ylabel("north offset (arcmin)")
+    ax.set_title(title or "overlap residuals")
+    cb = ax.figure.colorbar(sc, ax=ax, shrink=0.8)
+    cb.set_label(f"difference after sky removal ({flatness.units})")
+    ax.text(0.02, 0.02, f"flatness {flatness.rms:.5f} (noise {flatness.noise:.5f}) {flatness.units}",
+            transform=ax.transAxes, fontsize=8)
+    return ax
+
+
+def alignment_residuals_figure(result, *, ylimit: float | None = None):
+    """TweakReg's residual plots on a private Figure (for a file): see
+    :func:`draw_alignment_residuals`.  Returns the Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fits = [f for f in result.fits if f.aligned and f.residuals]
-    n = max(1, len(fits))
+    n = max(1, len([f for f in result.fits if f.aligned and f.residuals]))
     fig = Figure(figsize=(9, 2.2 * n), layout="constrained")
     FigureCanvasAgg(fig)
+    return draw_alignment_residuals(result, fig=fig, ylimit=ylimit)
+
+
+def draw_alignment_residuals(result, *, fig=None, ylimit: float | None = None):
+    """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
+    against x and against y of the reference frame.
+
+    Parameters
+    ----------
+    result : AlignResult
+        What :func:`skymatch.align` returned.
+    fig : matplotlib Figure, optional
+        Where to draw (default: a new pyplot figure, shown inline in a notebook).
+    ylimit : float, optional
+        Bound of the y axes, pixels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fits = [f for f in result.fits if f.aligned and f.residuals]
+    n = max(1, len(fits))
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(9, 2.2 * n), layout="constrained")
     axes = fig.subplots(n, 2, squeeze=False)
     for row, f in zip(axes, fits):
         r = f.residuals
@@ -160,5 +213,4 @@ def plot_alignment_residuals(result, path: str, *, ylimit: float | None = None, 
         row[0].legend(fontsize=7, loc="upper right")
     if not fits:
         axes[0][0].text(0.5, 0.5, "no image was aligned", ha="center", transform=axes[0][0].transAxes)
-    fig.savefig(path, dpi=dpi)
-    return path
+    return fig

@@ -8,12 +8,14 @@ from ._methods import (
     METHOD_ALIASES,
     SKY_METHODS,
     SerialExecutor,
-    canonical_method,
-    match_sky,
-    compute_static_masks,
-    sky_methods,
     ThreadExecutor,
+    canonical_method,
+    compute_static_masks,
+    match_sky,
+    sky_methods,
+    sky_solutions,
 )
+from ._skymodel import SKY_MODELS
 from ._solve import MatchSolution, solve_match
 from ._stats import SKY_STATISTICS, SkyStatParams, StatisticError, StatResult, sky_statistic
 from ._units import brightness_conversion, classify_units
@@ -35,6 +37,8 @@ __all__ = [
     "match_sky",
     "compute_static_masks",
     "sky_methods",
+    "sky_solutions",
+    "SKY_MODELS",
     "ThreadExecutor",
     "parse_bits",
     "sky_statistic",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from astropy.wcs import WCS
@@ -19,11 +20,11 @@ __all__ = ["FrameChip", "frame_chip", "OutputFrame", "default_frame", "customize
            "PARITY"]
 
 # Detector parity matrices (stwcs instruments).
-PARITY = {
+PARITY = MappingProxyType({
     ("WFC3", "IR"): ((-1.0, 0.0), (0.0, 1.0)),
     ("WFC3", "UVIS"): ((-1.0, 0.0), (0.0, 1.0)),
     ("ACS", "WFC"): ((1.0, 0.0), (0.0, -1.0)),
-}
+})
 _DEFAULT_PARITY = ((1.0, 0.0), (0.0, -1.0))
 
 

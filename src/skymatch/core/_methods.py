@@ -1,29 +1,43 @@
-"""The four sky methods on top of statistics, overlaps and the solve (SPEC section 5)."""
+"""The four sky methods on top of statistics, overlaps and solves (SPEC sections 5 and 12).
+
+:func:`sky_solutions` is the engine: it reads every chip once per run (a
+:class:`~skymatch.core._context.RunContext`), measures what the requested methods and
+sky models need — whole-chip and whole-overlap statistics for the constant model,
+clipped cells for the others and for the flatness score — and combines them into one
+:class:`~skymatch.models.SkyResult` per method and model.  :func:`sky_methods` and
+:func:`match_sky` are its one-model forms.
+"""
 
 from __future__ import annotations
 
-import os
-import uuid
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Callable, Sequence
 
 import numpy as np
 
-from ..exceptions import (
-    DisconnectedMosaicWarning,
-    InputError,
-    ParameterError,
-    UndeterminedSkyWarning,
-)
-from ..models import Chip, ChipSky, ExposureSky, PairStat, SkyResult
-from ._executor import Executor, SerialExecutor, ThreadExecutor
+from ..exceptions import InputError, ParameterError, UndeterminedSkyWarning
+from ..models import Chip, SkyResult
+from ._constant import PairTotals, constant_match, stat_sigma
+from ._context import RunContext
+from ._executor import Executor, SerialExecutor, ThreadExecutor, ordered_results
+from ._flatness import flatness_inputs
 from ._masks import BitFlags, parse_bits
-from ._pairs import OverlapJob, candidate_pairs, compute_footprints, overlap_geometry, overlap_task
-from ._solve import solve_match
+from ._models_engine import ModelInputs, model_solutions
+from ._pairs import (
+    CellSpec,
+    OverlapJob,
+    candidate_pairs,
+    chip_cells,
+    compute_footprints,
+    overlap_geometry,
+    overlap_task,
+)
+from ._results import build_constant_results, build_model_results
+from ._skymodel import MODEL_ORDER, canonical_model
 from ._staticmask import STATIC_SIG, combine_packed, reference_uses_static, static_keep_mask
-from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
-from ._usable import clear_cache, load_usable
+from ._stats import SkyStatParams, StatisticError, sky_statistic
 
 __all__ = [
     "SKY_METHODS",
@@ -32,6 +46,7 @@ __all__ = [
     "canonical_method",
     "match_sky",
     "sky_methods",
+    "sky_solutions",
     "compute_static_masks",
     "Executor",
     "SerialExecutor",
@@ -39,12 +54,12 @@ __all__ = [
 ]
 
 SKY_METHODS = ("localmin", "globalmin", "match", "globalmin+match")
-METHOD_ALIASES = {
+METHOD_ALIASES = MappingProxyType({
     "local": "localmin",
     "global": "globalmin",
     "global+match": "globalmin+match",
     "globalmin_match": "globalmin+match",
-}
+})
 COMPAT_MODES = (None, "drizzlepac")
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -62,13 +77,54 @@ def canonical_method(method: str) -> str:
     return name
 
 
+def _names(value, what: str, canon) -> list[str]:
+    """A list of canonical names from one name, a comma-separated string or a sequence."""
+    if isinstance(value, str):
+        items = [v for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ParameterError(f"{what}={value!r}: give a name, a comma-separated string or a list")
+    out = list(dict.fromkeys(canon(v) for v in items))
+    if not out:
+        raise ParameterError(f"{what}={value!r}: no {what} given")
+    return out
+
+
+# ---------------------------------------------------------------- per-chip pass
 @dataclass(frozen=True)
 class _ChipJob:
     chip: Chip
     flags: BitFlags
-    stat: SkyStatParams | None  # None: only count usable pixels
+    stat: SkyStatParams | None  # None: no whole-chip statistic
     static: np.ndarray | None
     static_key: object
+    context: RunContext
+    cells: CellSpec | None = None
+
+
+@dataclass(frozen=True)
+class _ChipOut:
+    n_good: int
+    stat: object
+    why: str
+    cells: object = None
+
+
+def _chip_task(job: _ChipJob) -> _ChipOut:
+    static = None
+    if job.static is not None:
+        shape = job.chip.shape
+        static = np.unpackbits(job.static, count=shape[0] * shape[1]).astype(bool).reshape(shape)
+    u = job.context.usable(job.chip, job.flags, static, job.static_key)
+    n_good = int(np.count_nonzero(u.good))
+    cells = chip_cells(job.cells, u) if (job.cells is not None and n_good) else None
+    if job.stat is None or n_good == 0:
+        return _ChipOut(n_good, None, "" if n_good else "no usable pixels", cells)
+    try:
+        return _ChipOut(n_good, sky_statistic(u.data[u.good], job.stat), "", cells)
+    except StatisticError as exc:
+        return _ChipOut(n_good, None, str(exc), cells)
 
 
 @dataclass(frozen=True)
@@ -84,26 +140,11 @@ def _static_task(job: _StaticJob):
     return None if keep is None else np.packbits(keep.ravel())
 
 
-def _chip_task(job: _ChipJob) -> tuple[int, StatResult | None, str]:
-    static = None
-    if job.static is not None:
-        shape = job.chip.shape
-        static = np.unpackbits(job.static, count=shape[0] * shape[1]).astype(bool).reshape(shape)
-    u = load_usable(job.chip, job.flags, static, job.static_key)
-    n_good = int(np.count_nonzero(u.good))
-    if job.stat is None or n_good == 0:
-        return n_good, None, "" if n_good else "no usable pixels"
-    try:
-        return n_good, sky_statistic(u.data[u.good], job.stat), ""
-    except StatisticError as exc:
-        return n_good, None, str(exc)
-
-
 def compute_static_masks(chips: Sequence[Chip], *, static_sig: float = STATIC_SIG,
                          compat: bool = True, executor: Executor | None = None,
                          progress: ProgressCallback | None = None) -> dict[tuple, np.ndarray]:
     """AstroDrizzle's static mask of every detector signature: ``{signature: keep mask}``."""
-    executor = executor or ThreadExecutor()
+    executor = (executor or ThreadExecutor()).for_stage("threads", len(chips))
     res = _progress_map(executor, _static_task, [_StaticJob(c, static_sig, compat) for c in chips],
                         "static mask", progress)
     by_sig: dict[tuple, list] = {}
@@ -118,71 +159,125 @@ def compute_static_masks(chips: Sequence[Chip], *, static_sig: float = STATIC_SI
 
 def _progress_map(executor: Executor, fn, jobs: Sequence, stage: str,
                   progress: ProgressCallback | None) -> list:
-    out = []
     total = len(jobs)
     if progress:
         progress(stage, 0, total)
-    for k, res in enumerate(executor.map(fn, jobs), 1):
-        out.append(res)
-        if progress:
-            progress(stage, k, total)
-    return out
+    return ordered_results(executor, fn, jobs,
+                           (lambda k: progress(stage, k, total)) if progress else None)
 
 
-def match_sky(chips: Sequence[Chip], *, method: str = "match", **options: Any) -> SkyResult:
+# ---------------------------------------------------------------- the run plan
+@dataclass(frozen=True)
+class _Options:
+    methods: tuple
+    models: tuple
+    stat: SkyStatParams
+    flags: BitFlags
+    sky_bits: object
+    use_static: bool | None
+    static_sig: float
+    match_down: bool
+    compat: str | None
+    on_empty: str
+    flatness: bool
+
+    @property
+    def is_compat(self) -> bool:
+        return self.compat is not None
+
+    @property
+    def max_order(self) -> int:
+        return max(MODEL_ORDER[m] for m in self.models)
+
+    def cell_spec(self, order: int) -> CellSpec:
+        return CellSpec(lsigma=self.stat.lsigma, usigma=self.stat.usigma, nclip=self.stat.nclip, order=order)
+
+
+class _Exposures:
+    """Exposure index of every chip (input order), built in one pass."""
+
+    def __init__(self, chips: Sequence[Chip]):
+        self.ids: list[str] = []
+        index: dict[str, int] = {}
+        of = np.empty(len(chips), dtype=np.int64)
+        for k, c in enumerate(chips):
+            e = index.get(c.exposure_id)
+            if e is None:
+                e = index[c.exposure_id] = len(self.ids)
+                self.ids.append(c.exposure_id)
+            of[k] = e
+        self.of = of
+        self.members = [np.nonzero(of == e)[0] for e in range(len(self.ids))]
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def _check_chips(chips) -> list[Chip]:
+    if isinstance(chips, (str, bytes)) or not hasattr(chips, "__iter__"):
+        raise InputError(f"chips={chips!r}: give a sequence of skymatch Chip objects "
+                         "(skymatch.read_inputs or skymatch.make_chip make them)")
+    chips = list(chips)
+    if not chips:
+        raise InputError("no input chips: give at least one image")
+    seen: set[str] = set()
+    for c in chips:
+        if not isinstance(c, Chip):
+            raise InputError(f"chips: {c!r} is not a skymatch Chip (skymatch.read_inputs or "
+                             "skymatch.make_chip make them)")
+        if c.name in seen:
+            raise InputError(f"{c.name}: given more than once; list each input once")
+        seen.add(c.name)
+    return chips
+
+
+# ---------------------------------------------------------------- public entry points
+def match_sky(chips: Sequence[Chip], *, method: str = "match", sky_model: str = "constant",
+              skystat: str = "median", lower: float | None = None, upper: float | None = None,
+              nclip: int = 5, lsigma: float = 4.0, usigma: float = 4.0, binwidth: float = 0.1,
+              sky_bits: int | str | None = 0, use_static: bool | None = None,
+              static_sig: float = STATIC_SIG, static_masks: dict | None = None, match_down: bool = True,
+              compat: str | None = None, on_empty: str = "error", executor: Executor | None = None,
+              progress: ProgressCallback | None = None) -> SkyResult:
     """Compute the sky of every chip with one of AstroDrizzle's four methods.
 
-    Parameters
-    ----------
-    chips : sequence of Chip
-        The inputs; chips with the same ``exposure_id`` share one sky.
-    method : {'localmin', 'globalmin', 'match', 'globalmin+match'}
-        Sky method (JWST aliases ``local``, ``global``, ``global+match`` accepted).
-    **options
-        Keyword options of :func:`sky_methods` (statistic, masks, compat, executor ...).
+    Parameters are those of :func:`sky_methods` (one ``method`` instead of ``methods``).
 
     Returns
     -------
     SkyResult
     """
     method = canonical_method(method)
-    return sky_methods(chips, methods=(method,), **options)[method]
+    return sky_methods(chips, methods=(method,), sky_model=sky_model, skystat=skystat, lower=lower,
+                       upper=upper, nclip=nclip, lsigma=lsigma, usigma=usigma, binwidth=binwidth,
+                       sky_bits=sky_bits, use_static=use_static, static_sig=static_sig,
+                       static_masks=static_masks, match_down=match_down, compat=compat,
+                       on_empty=on_empty, executor=executor, progress=progress)[method]
 
 
-def sky_methods(
-    chips: Sequence[Chip],
-    *,
-    methods: Sequence[str] = SKY_METHODS,
-    skystat: str = "median",
-    lower: float | None = None,
-    upper: float | None = None,
-    nclip: int = 5,
-    lsigma: float = 4.0,
-    usigma: float = 4.0,
-    binwidth: float = 0.1,
-    sky_bits: int | str | None = 0,
-    use_static: bool | None = None,
-    static_sig: float = STATIC_SIG,
-    static_masks: dict | None = None,
-    match_down: bool = True,
-    compat: str | None = None,
-    on_empty: str = "error",
-    executor: Executor | None = None,
-    progress: ProgressCallback | None = None,
-) -> dict[str, SkyResult]:
+def sky_methods(chips: Sequence[Chip], *, methods: Sequence[str] | str = SKY_METHODS,
+                sky_model: str = "constant", skystat: str = "median", lower: float | None = None,
+                upper: float | None = None, nclip: int = 5, lsigma: float = 4.0, usigma: float = 4.0,
+                binwidth: float = 0.1, sky_bits: int | str | None = 0, use_static: bool | None = None,
+                static_sig: float = STATIC_SIG, static_masks: dict | None = None, match_down: bool = True,
+                compat: str | None = None, on_empty: str = "error", flatness: bool = False,
+                executor: Executor | None = None,
+                progress: ProgressCallback | None = None) -> dict[str, SkyResult]:
     """Compute the sky of every chip with several methods, sharing all the work.
 
-    Local statistics and overlap statistics are computed once and combined into each
-    requested method, so comparing the four methods costs about as much as the most
-    expensive one.
+    Local and overlap measurements are made once and combined into each requested
+    method, so comparing the four methods costs about as much as the most expensive one.
 
     Parameters
     ----------
     chips : sequence of Chip
         The inputs; chips with the same ``exposure_id`` share one sky.
-    methods : sequence of str
+    methods : str or sequence of str
         Sky methods (``localmin``, ``globalmin``, ``match``, ``globalmin+match``; JWST
         aliases ``local``, ``global``, ``global+match`` accepted).
+    sky_model : {'constant', 'plane', 'poly2', 'poly3'}
+        The sky of an exposure: one value, or a polynomial (SPEC section 12).
     skystat, lower, upper, nclip, lsigma, usigma, binwidth
         The sky statistic (AstroDrizzle's ``skystat``, ``skylower``, ``skyupper``,
         ``skyclip``, ``skylsigma``, ``skyusigma``, ``skywidth``).
@@ -194,18 +289,17 @@ def sky_methods(
     static_sig : float
         Static-mask threshold in sigma.
     static_masks : dict, optional
-        Precomputed ``{signature: keep mask}`` (see :func:`compute_static_masks`), so a
-        drizzle that follows can share them.
+        Precomputed ``{signature: keep mask}`` (see :func:`compute_static_masks`).
     match_down : bool
         ``match`` makes the lowest relative sky 0 (True) or the highest (False).
     compat : {None, 'drizzlepac'}
-        Reproduce AstroDrizzle's numbers (statistic quirks, 4-corner footprints,
-        rounded-vertex scan filler, no cross-masking, one global offset).
+        Reproduce AstroDrizzle's numbers (constant model only).
     on_empty : {'error', 'warn'}
         What a chip with no usable pixel causes.
-    executor : object with ``map``, optional
-        Runs the per-chip and per-pair tasks (default: :class:`ThreadExecutor` with one
-        thread per core).
+    flatness : bool
+        Also measure the flatness score (``SkyResult.flatness``).
+    executor : Executor, optional
+        Runs the per-chip and per-pair tasks (default: threads, one per core).
     progress : callable(stage, done, total), optional
         Called as tasks finish.
 
@@ -214,250 +308,199 @@ def sky_methods(
     dict
         ``{canonical method name: SkyResult}`` in the order requested.
     """
-    methods = list(dict.fromkeys(canonical_method(m) for m in methods))
-    if not methods:
-        raise ParameterError("no sky method requested")
+    model = canonical_model(sky_model)
+    out = sky_solutions(chips, methods=methods, sky_models=(model,), skystat=skystat, lower=lower,
+                        upper=upper, nclip=nclip, lsigma=lsigma, usigma=usigma, binwidth=binwidth,
+                        sky_bits=sky_bits, use_static=use_static, static_sig=static_sig,
+                        static_masks=static_masks, match_down=match_down, compat=compat,
+                        on_empty=on_empty, flatness=flatness, executor=executor, progress=progress)
+    return {m: r for (m, _), r in out.items()}
+
+
+def sky_solutions(chips: Sequence[Chip], *, methods: Sequence[str] | str = SKY_METHODS,
+                  sky_models: Sequence[str] | str = ("constant",), skystat: str = "median",
+                  lower: float | None = None, upper: float | None = None, nclip: int = 5,
+                  lsigma: float = 4.0, usigma: float = 4.0, binwidth: float = 0.1,
+                  sky_bits: int | str | None = 0, use_static: bool | None = None,
+                  static_sig: float = STATIC_SIG, static_masks: dict | None = None,
+                  match_down: bool = True, compat: str | None = None, on_empty: str = "error",
+                  flatness: bool = False, executor: Executor | None = None,
+                  progress: ProgressCallback | None = None,
+                  context: RunContext | None = None) -> dict[tuple[str, str], SkyResult]:
+    """Skies of every chip for every requested method and sky model.
+
+    The options are those of :func:`sky_methods`; ``sky_models`` may name several
+    models.  Returns ``{(method, model): SkyResult}``, methods in the order requested,
+    then models.
+    """
+    opts = _options(methods, sky_models, skystat, lower, upper, nclip, lsigma, usigma, binwidth,
+                    sky_bits, use_static, static_sig, match_down, compat, on_empty, flatness)
+    chips = _check_chips(chips)
+    if opts.use_static is None:  # AstroDrizzle's default, which applies to HST data only
+        opts = replace(opts, use_static=opts.is_compat and reference_uses_static(chips))
+    exps = _Exposures(chips)
+    executor = executor or ThreadExecutor()
+    own_context = context is None
+    context = context or RunContext()
+    try:
+        return _solve_all(chips, exps, opts, static_masks, executor, context, progress)
+    finally:
+        if own_context:
+            context.clear()
+
+
+def _options(methods, sky_models, skystat, lower, upper, nclip, lsigma, usigma, binwidth, sky_bits,
+             use_static, static_sig, match_down, compat, on_empty, flatness) -> _Options:
+    methods = tuple(_names(methods, "skymethod", canonical_method))
+    models = tuple(_names(sky_models, "sky_model", canonical_model))
     if compat not in COMPAT_MODES:
         raise ParameterError(f"compat={compat!r}: use None or 'drizzlepac'")
+    if compat is not None and any(m != "constant" for m in models):
+        raise ParameterError("sky_model: AstroDrizzle has only the constant sky; --compat drizzlepac "
+                             "works with sky_model='constant' only (drop --compat for plane/poly models)")
     if on_empty not in ("error", "warn"):
         raise ParameterError(f"on_empty={on_empty!r}: use 'error' or 'warn'")
-    is_compat = compat is not None
-    stat = SkyStatParams(statistic=skystat, lower=lower, upper=upper, nclip=nclip,
-                         lsigma=lsigma, usigma=usigma, binwidth=binwidth, compat=is_compat)
-    flags = parse_bits(sky_bits)
-    chips = list(chips)
-    if not chips:
-        raise InputError("no input chips: give at least one image")
-    if use_static is None:
-        use_static = is_compat and reference_uses_static(chips)
-    names = [c.name for c in chips]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise InputError(f"{sorted(dup)[0]}: given more than once; list each input once")
-    executor = executor or ThreadExecutor()
-    run_id = uuid.uuid4().hex
+    stat = SkyStatParams(statistic=skystat, lower=lower, upper=upper, nclip=nclip, lsigma=lsigma,
+                         usigma=usigma, binwidth=binwidth, compat=compat is not None)
+    return _Options(methods=methods, models=models, stat=stat, flags=parse_bits(sky_bits),
+                    sky_bits=sky_bits, use_static=None if use_static is None else bool(use_static),
+                    static_sig=static_sig, match_down=bool(match_down), compat=compat,
+                    on_empty=on_empty, flatness=bool(flatness))
 
-    exp_ids: list[str] = []
+
+def _solve_all(chips, exps, opts: _Options, static_masks, executor, context, progress):
+    static_packed = {}
+    if opts.use_static:
+        if static_masks is None:
+            static_masks = compute_static_masks(chips, static_sig=opts.static_sig, compat=opts.is_compat,
+                                                executor=executor, progress=progress)
+        static_packed = {sig: np.packbits(np.asarray(m, dtype=bool).ravel()) for sig, m in static_masks.items()}
+
+    def static_of(c: Chip):
+        if not opts.use_static:
+            return None, None
+        return static_packed[c.signature], ("static", c.signature)
+
+    has_constant = "constant" in opts.models
+    has_models = any(m != "constant" for m in opts.models)
+    need_match = any("match" in m for m in opts.methods)
+    need_local_stat = has_constant and any(m != "match" for m in opts.methods)
+    chip_out = _chip_pass(chips, opts, static_of, need_local_stat, has_models, executor, context, progress)
+    overlaps = None
+    if need_match or opts.flatness:
+        overlaps = _overlap_pass(chips, exps, opts, static_of, has_constant and need_match,
+                                 has_models or opts.flatness, executor, context, progress)
+    params = _parameters(opts)
+    results: dict[tuple[str, str], SkyResult] = {}
+    flat = flatness_inputs(chips, exps, overlaps, opts) if opts.flatness else None
+    for model in opts.models:
+        if model == "constant":
+            out = _constant_solutions(chips, exps, opts, chip_out, overlaps, need_match, params, flat)
+        else:
+            out = _model_solutions(chips, exps, opts, model, chip_out, overlaps, params, flat)
+        for method, res in out.items():
+            results[(method, model)] = res
+    return {(m, mod): results[(m, mod)] for m in opts.methods for mod in opts.models}
+
+
+def _chip_pass(chips, opts, static_of, need_stat, need_cells, executor, context, progress):
+    jobs = []
+    spec = opts.cell_spec(opts.max_order) if need_cells else None
     for c in chips:
-        if c.exposure_id not in exp_ids:
-            exp_ids.append(c.exposure_id)
-    exp_of = np.array([exp_ids.index(c.exposure_id) for c in chips])
-    n_exp = len(exp_ids)
-
-    try:
-        # 1. Static mask per detector signature.
-        static_packed: dict[tuple, np.ndarray | None] = {}
-        if use_static:
-            if static_masks is None:
-                static_masks = compute_static_masks(chips, static_sig=static_sig, compat=is_compat,
-                                                    executor=executor, progress=progress)
-            for sig, m in static_masks.items():
-                static_packed[sig] = np.packbits(np.asarray(m, dtype=bool).ravel())
-
-        def static_of(c: Chip):
-            if not use_static:
-                return None, None
-            return static_packed[c.signature], ("static", run_id, c.signature)
-
-        # 2. Per-chip pass: usable pixels and, when needed, the local statistic.
-        need_local = any(m != "match" for m in methods)
-        jobs = []
-        for c in chips:
-            sp, sk = static_of(c)
-            jobs.append(_ChipJob(c, flags, stat if need_local else None, sp, sk))
-        chip_res = _progress_map(executor, _chip_task, jobs, "chips", progress)
-        for c, (n_good, _, _) in zip(chips, chip_res):
-            if n_good == 0:
-                msg = (f"{c.name}: no usable pixels after sky_bits={sky_bits!r}"
-                       f"{' and the static mask' if use_static else ''} (all "
-                       f"{c.shape[0] * c.shape[1]:,} pixels flagged or not finite); "
-                       "relax sky_bits or drop the file")
-                if on_empty == "error":
-                    raise InputError(msg)
-                warnings.warn(msg, UndeterminedSkyWarning, stacklevel=2)
-
-        local_chip = np.full(len(chips), np.nan)  # data units
-        npix_chip = np.zeros(len(chips), dtype=np.int64)
-        for k, (n_good, r, why) in enumerate(chip_res):
-            if r is not None and r.npix >= 1:
-                local_chip[k] = r.value
-                npix_chip[k] = r.npix
-            elif need_local and n_good:
-                warnings.warn(f"{chips[k].name}: sky statistic failed ({why}); chip skipped",
-                              UndeterminedSkyWarning, stacklevel=2)
-        conv = np.array([c.conv for c in chips])
-        local_b = conv * local_chip
-        L = np.full(n_exp, np.nan)
-        for e in range(n_exp):
-            vals = local_b[exp_of == e]
-            vals = vals[np.isfinite(vals)]
-            if vals.size:
-                L[e] = vals.min()
-
-        # 3. Match.
-        M = np.full(n_exp, np.nan)
-        labels = np.full(n_exp, -1)
-        pair_stats: list[PairStat] = []
-        components: tuple = ()
-        if any("match" in m for m in methods):
-            M, labels, pair_stats, components = _match(
-                chips, exp_ids, exp_of, flags, stat, is_compat, match_down, static_of,
-                executor, progress)
-
-        # 4. Combine into every requested method.
-        combined = {m: _combine(m, L, M, labels, is_compat, exp_ids) for m in methods}
-    finally:
-        clear_cache()
-
-    params: dict[str, Any] = dict(
-        skystat=skystat, lower=lower, upper=upper, nclip=nclip, lsigma=lsigma,
-        usigma=usigma, binwidth=binwidth, sky_bits=sky_bits, use_static=bool(use_static),
-        static_sig=static_sig, match_down=match_down, compat=compat,
-    )
-    out = {}
-    for method, (exp_sky, exp_valid, exp_how) in combined.items():
-        chip_out = []
-        for k, c in enumerate(chips):
-            e = exp_of[k]
-            b = exp_sky[e]
-            chip_out.append(ChipSky(
-                name=c.name, exposure_id=c.exposure_id, sky=float(b / c.conv),
-                sky_brightness=float(b), valid=bool(exp_valid[e]), how=exp_how[e],
-                conv=float(c.conv), local=float(local_chip[k]), npix=int(npix_chip[k]),
-            ))
-        exp_out = tuple(
-            ExposureSky(exposure_id=exp_ids[e], sky_brightness=float(exp_sky[e]),
-                        valid=bool(exp_valid[e]), how=exp_how[e], local=float(L[e]),
-                        match=float(M[e]), component=int(labels[e]))
-            for e in range(n_exp)
-        )
-        uses_match = "match" in method
-        out[method] = SkyResult(
-            method=method, chips=tuple(chip_out), exposures=exp_out,
-            pairs=tuple(pair_stats) if uses_match else (),
-            components=components if uses_match else (), parameters=params)
+        sp, sk = static_of(c)
+        jobs.append(_ChipJob(c, opts.flags, opts.stat if need_stat else None, sp, sk, context, spec))
+    out = _progress_map(executor.for_stage("threads", len(jobs)), _chip_task, jobs, "chips", progress)
+    for c, r in zip(chips, out):
+        if r.n_good == 0:
+            msg = (f"{c.name}: no usable pixels after sky_bits={opts.sky_bits!r}"
+                   f"{' and the static mask' if opts.use_static else ''} (all "
+                   f"{c.shape[0] * c.shape[1]:,} pixels flagged or not finite); "
+                   "relax sky_bits or drop the file")
+            if opts.on_empty == "error":
+                raise InputError(msg)
+            warnings.warn(msg, UndeterminedSkyWarning, stacklevel=4)
     return out
 
 
-def _match(chips, exp_ids, exp_of, flags, stat, is_compat, match_down, static_of,
-           executor, progress):
-    n_exp = len(exp_ids)
-    fp = compute_footprints(chips, compat=is_compat)
-    cand = candidate_pairs(fp, exp_of)
+@dataclass(frozen=True)
+class _Overlaps:
+    """The overlap measurements of a run: chip-pair owners and task results."""
+
+    footprints: object
+    owners: list  # (exposure i, exposure j, chip a, chip b) with i < j
+    results: list
+
+
+def _overlap_pass(chips, exps, opts, static_of, whole, cells, executor, context, progress) -> _Overlaps:
+    fp = compute_footprints(chips, compat=opts.is_compat)
+    cand = candidate_pairs(fp, exps.of)
     jobs, owners = [], []
+    spec = opts.cell_spec(opts.max_order) if cells else None
     for a, b in cand:
-        rings = overlap_geometry(fp, int(a), int(b), compat=is_compat)
+        rings = overlap_geometry(fp, int(a), int(b), compat=opts.is_compat)
         if not rings:
             continue
         # Orient each job so that chip_m belongs to the lower exposure index.
-        if exp_of[a] > exp_of[b]:
+        if exps.of[a] > exps.of[b]:
             a, b = b, a
         sa, ka = static_of(chips[a])
         sb, kb = static_of(chips[b])
-        jobs.append(OverlapJob(chips[a], chips[b], tuple(rings), flags, stat, is_compat,
-                               sa, sb, ka, kb))
-        owners.append((int(exp_of[a]), int(exp_of[b]), a, b))
-    results = _progress_map(executor, overlap_task, jobs, "overlaps", progress)
-
-    acc: dict[tuple[int, int], list[float]] = {}
-    for (ei, ej, a, b), (rm, rn, _, _) in zip(owners, results):
-        t = acc.setdefault((ei, ej), [0.0, 0, 0.0, 0])
-        if rm is not None and rm.npix > 0:
-            t[0] += chips[a].conv * rm.value * rm.npix
-            t[1] += rm.npix
-        if rn is not None and rn.npix > 0:
-            t[2] += chips[b].conv * rn.value * rn.npix
-            t[3] += rn.npix
-    keys = sorted(k for k, t in acc.items() if t[1] > 0 and t[3] > 0)
-    pi = np.array([k[0] for k in keys], dtype=np.int64)
-    pj = np.array([k[1] for k in keys], dtype=np.int64)
-    s_i = np.array([acc[k][0] / acc[k][1] for k in keys])
-    s_j = np.array([acc[k][2] / acc[k][3] for k in keys])
-    n_i = np.array([acc[k][1] for k in keys], dtype=np.int64)
-    n_j = np.array([acc[k][3] for k in keys], dtype=np.int64)
-    w = 0.5 * (n_i + n_j)
-    sol = solve_match(n_exp, pi, pj, s_i, s_j, w)
-    d = sol.d
-    good = np.isfinite(d)
-    M = np.full(n_exp, np.nan)
-    if good.any():
-        if is_compat:
-            ref = np.min(d[good]) if match_down else np.max(d[good])
-            M[good] = d[good] - ref
-        else:
-            for lab in range(sol.n_components):
-                members = sol.labels == lab
-                ref = d[members].min() if match_down else d[members].max()
-                M[members] = d[members] - ref
-    comps = []
-    for lab in range(sol.n_components):
-        comps.append(tuple(exp_ids[e] for e in np.nonzero(sol.labels == lab)[0]))
-    isolated = [exp_ids[e] for e in range(n_exp) if not good[e]]
-    if len(comps) > 1:
-        listing = "; ".join("{" + ", ".join(_label(x) for x in c) + "}" for c in comps)
-        how = "anchored at its own minimum" if not is_compat else "left at the Reference's arbitrary offsets"
-        warnings.warn(
-            f"the overlap graph has {len(comps)} disconnected groups ({listing}); "
-            f"their relative sky levels are not constrained by the data; each group is {how}",
-            DisconnectedMosaicWarning, stacklevel=3)
-    if isolated:
-        warnings.warn(
-            f"no usable overlap for {', '.join(_label(x) for x in isolated)}: match cannot determine their sky "
-            "(written as 0 and flagged invalid)", UndeterminedSkyWarning, stacklevel=3)
-    pair_stats = [
-        PairStat(exposure_i=exp_ids[pi[k]], exposure_j=exp_ids[pj[k]], sky_i=float(s_i[k]),
-                 sky_j=float(s_j[k]), npix_i=int(n_i[k]), npix_j=int(n_j[k]),
-                 weight=float(w[k]), residual=float(sol.residuals[k]))
-        for k in range(len(keys))
-    ]
-    return M, sol.labels, pair_stats, tuple(comps) + tuple((e,) for e in isolated)
+        jobs.append(OverlapJob(chips[a], chips[b], tuple(rings), opts.flags, opts.stat, opts.is_compat,
+                               context, sa, sb, ka, kb, whole=whole, cells=spec))
+        owners.append((int(exps.of[a]), int(exps.of[b]), int(a), int(b)))
+    results = _progress_map(executor.for_stage("threads", len(jobs)), overlap_task, jobs, "overlaps", progress)
+    return _Overlaps(fp, owners, results)
 
 
-def _label(exposure_id: str) -> str:
-    """Short name of an exposure for messages (file name without its directory)."""
-    return os.path.basename(exposure_id) or exposure_id
+def _parameters(opts: _Options) -> dict:
+    s = opts.stat
+    return dict(skystat=s.statistic, lower=s.lower, upper=s.upper, nclip=s.nclip, lsigma=s.lsigma,
+                usigma=s.usigma, binwidth=s.binwidth, sky_bits=opts.sky_bits,
+                use_static=bool(opts.use_static), static_sig=opts.static_sig,
+                match_down=opts.match_down, compat=opts.compat)
 
 
-def _combine(method, L, M, labels, is_compat, exp_ids):
-    n = len(L)
-    sky = np.zeros(n)
-    valid = np.zeros(n, dtype=bool)
-    how = [method] * n
-    defined = np.isfinite(L)
-    if method == "localmin":
-        sky[defined] = L[defined]
-        valid = defined.copy()
-    elif method == "globalmin":
-        if defined.any():
-            sky[:] = L[defined].min()
-            valid[:] = True
-    elif method == "match":
-        good = np.isfinite(M)
-        sky[good] = M[good]
-        valid = good.copy()
-        for e in np.nonzero(~good)[0]:
-            how[e] = "no-overlap"
-    else:  # globalmin+match
-        Mz = np.where(np.isfinite(M), M, 0.0)
-        if is_compat:
-            groups = [np.arange(n)]
-        else:
-            groups = [np.nonzero(labels == lab)[0] for lab in np.unique(labels[labels >= 0])]
-            groups += [np.array([e]) for e in np.nonzero(labels < 0)[0]]
-        for g in groups:
-            dg = g[defined[g]]
-            c = float(np.min(L[dg] - Mz[dg])) if dg.size else 0.0
-            sky[g] = Mz[g] + c
-            valid[g] = dg.size > 0
-        for e in np.nonzero(~np.isfinite(M))[0]:
-            how[e] = "globalmin+match (no overlap)"
-    for e in np.nonzero(~valid)[0]:
-        if how[e] == method:
-            how[e] = "no-data"
-        sky[e] = 0.0
-    undetermined = [_label(exp_ids[e]) for e in np.nonzero(~valid)[0]]
-    if undetermined and method != "match":
-        warnings.warn(
-            f"{method}: no sky could be determined for {', '.join(undetermined)} "
-            "(written as 0 and flagged invalid)", UndeterminedSkyWarning, stacklevel=3)
-    return sky, valid, how
+# ---------------------------------------------------------------- constant model
+def _constant_solutions(chips, exps, opts, chip_out, overlaps, need_match, params, flat):
+    conv = np.array([c.conv for c in chips])
+    local_chip = np.full(len(chips), np.nan)
+    local_err = np.full(len(chips), np.nan)
+    npix_chip = np.zeros(len(chips), dtype=np.int64)
+    for k, r in enumerate(chip_out):
+        if r.stat is not None and r.stat.npix >= 1:
+            local_chip[k] = r.stat.value
+            local_err[k] = stat_sigma(opts.stat.statistic, r.stat.std, r.stat.npix)
+            npix_chip[k] = r.stat.npix
+        elif r.n_good and any(m != "match" for m in opts.methods):
+            warnings.warn(f"{chips[k].name}: sky statistic failed ({r.why}); chip skipped",
+                          UndeterminedSkyWarning, stacklevel=4)
+    local_b = conv * local_chip
+    L = np.full(exps.n, np.nan)
+    L_err = np.full(exps.n, np.nan)
+    for e, members in enumerate(exps.members):
+        vals = local_b[members]
+        ok = np.isfinite(vals)
+        if ok.any():
+            k = members[ok][np.argmin(vals[ok])]
+            L[e] = local_b[k]
+            L_err[e] = conv[k] * local_err[k]
+    match = None
+    if need_match:
+        totals: dict[tuple[int, int], PairTotals] = {}
+        for (ei, ej, a, b), res in zip(overlaps.owners, overlaps.results):
+            t = totals.setdefault((ei, ej), PairTotals())
+            for side, r, k in (("i", res.stat_m, a), ("j", res.stat_n, b)):
+                if r is not None and r.npix > 0:
+                    t.add(side, chips[k].conv * r.value, r.npix,
+                          chips[k].conv * stat_sigma(opts.stat.statistic, r.std, r.npix))
+        match = constant_match(exps.n, exps.ids, totals, is_compat=opts.is_compat, match_down=opts.match_down)
+    return build_constant_results(chips, exps, opts, L, L_err, local_chip, npix_chip, match, params, flat)
+
+
+# ---------------------------------------------------------------- polynomial models
+def _model_solutions(chips, exps, opts, model, chip_out, overlaps, params, flat):
+    inputs = ModelInputs(chips=chips, exposures=exps, order=MODEL_ORDER[model],
+                         chip_cells=[r.cells for r in chip_out], overlaps=overlaps,
+                         lsigma=opts.stat.lsigma, usigma=opts.stat.usigma)
+    solved = model_solutions(inputs, opts.methods, match_down=opts.match_down)
+    return build_model_results(chips, exps, opts, model, solved, params, flat)

@@ -13,14 +13,25 @@ import numpy as np
 import shapely
 
 from ..models import Chip
+from ._cells import (
+    MIN_CELL_FRACTION,
+    CellStats,
+    DifferenceCells,
+    bilinear,
+    cell_keys,
+    cell_size,
+    cell_statistics,
+    difference_cells,
+)
+from ._context import RunContext
 from ._footprint import TangentPlane, footprint_world, unit_vectors
 from ._masks import BitFlags
-from ._pixmap import WCS_LOCK, map_pixels
+from ._pixmap import map_pixels
 from ._raster import raster_centres, raster_reference
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
-from ._usable import load_usable
 
-__all__ = ["Footprints", "compute_footprints", "overlap_geometry", "OverlapJob", "overlap_task"]
+__all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "CellSpec", "OverlapJob",
+           "OverlapResult", "overlap_task", "chip_cells"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,7 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
     Compat mode uses the four corners only (great-circle edges, as the Reference's
     spherical-geometry 1.3.5); default mode samples every edge densely.
     """
-    rings = [footprint_world(c.wcs, c.shape, corners_only=compat) for c in chips]
+    rings = [footprint_world(c.wcs.deepcopy(), c.shape, corners_only=compat) for c in chips]
     all_ra = np.concatenate([r[0] for r in rings])
     all_dec = np.concatenate([r[1] for r in rings])
     plane = TangentPlane.from_points(all_ra, all_dec)
@@ -91,8 +102,29 @@ def overlap_geometry(fp: Footprints, a: int, b: int, *, compat: bool):
 
 
 @dataclass(frozen=True)
+class CellSpec:
+    """How to measure cells (sky models, flatness): clipping and position moments."""
+
+    lsigma: float
+    usigma: float
+    nclip: int
+    order: int
+
+    def size(self, shape: tuple[int, int]) -> int:
+        return cell_size(shape)
+
+    def min_pix(self, shape: tuple[int, int]) -> int:
+        s = self.size(shape)
+        return max(8, int(MIN_CELL_FRACTION * s * s))
+
+
+@dataclass(frozen=True)
 class OverlapJob:
-    """Pixel work for one overlapping chip pair."""
+    """Pixel work for one overlapping chip pair.
+
+    ``whole``: the overlap statistic of each side (the constant ``match``); ``cells``:
+    clipped statistics in cells of chip m's grid, on pixels usable in both chips.
+    """
 
     chip_m: Chip
     chip_n: Chip
@@ -100,10 +132,25 @@ class OverlapJob:
     flags: BitFlags
     stat: SkyStatParams
     compat: bool
+    context: RunContext
     static_m: np.ndarray | None = None  # packed static masks (or None)
     static_n: np.ndarray | None = None
     static_key_m: object = None
     static_key_n: object = None
+    whole: bool = True
+    cells: CellSpec | None = None
+
+
+@dataclass(frozen=True)
+class OverlapResult:
+    """What one chip pair's overlap gave: each side's statistic (None when it failed),
+    the rasterised pixel counts, and the difference cells (None unless asked)."""
+
+    stat_m: StatResult | None
+    stat_n: StatResult | None
+    n_raster_m: int
+    n_raster_n: int
+    cells: tuple | None = None  # (DifferenceCells m - n from m's pixels, from n's pixels)
 
 
 def _unpack(packed: np.ndarray | None, shape) -> np.ndarray | None:
@@ -112,67 +159,150 @@ def _unpack(packed: np.ndarray | None, shape) -> np.ndarray | None:
     return np.unpackbits(packed, count=shape[0] * shape[1]).astype(bool).reshape(shape)
 
 
-def _raster(chip: Chip, rings, compat: bool):
+def _raster(wcs, shape, rings, compat: bool):
     pix = []
-    with WCS_LOCK:
-        for ra, dec in rings:
-            if compat:
-                x, y = chip.wcs.all_world2pix(ra, dec, 0)
-            else:
-                x, y = chip.wcs.world_to_pixel_values(ra, dec)
-            pix.append((np.asarray(x, float), np.asarray(y, float)))
-    return (raster_reference if compat else raster_centres)(pix, chip.shape)
+    for ra, dec in rings:
+        if compat:
+            x, y = wcs.all_world2pix(ra, dec, 0)
+        else:
+            x, y = wcs.world_to_pixel_values(ra, dec)
+        pix.append((np.asarray(x, float), np.asarray(y, float)))
+    return (raster_reference if compat else raster_centres)(pix, shape)
 
 
-def _cross_good(chip_from: Chip, chip_to: Chip, good_to_padded: np.ndarray, r0: int, c0: int,
-                h: int, w: int) -> np.ndarray:
-    """Whether the position seen by each pixel of a block of ``chip_from`` is usable in
-    ``chip_to`` (nearest pixel; outside the chip counts as unusable).
+def _lookup_good(x: np.ndarray, y: np.ndarray, good_to: np.ndarray) -> np.ndarray:
+    """Whether the positions ``x, y`` (pixels of the other chip) land on a usable pixel
+    there (nearest pixel; outside the chip counts as unusable)."""
+    ny, nx = good_to.shape
+    xi = np.rint(x)
+    yi = np.rint(y)
+    np.clip(xi, -1, nx, out=xi)
+    np.clip(yi, -1, ny, out=yi)
+    padded = np.pad(good_to, 1, constant_values=False)
+    flat = (yi.astype(np.int32) + 1) * np.int32(nx + 2) + (xi.astype(np.int32) + 1)
+    return padded.ravel()[flat]
 
-    ``good_to_padded`` is ``chip_to``'s usable mask with a one-pixel False border.
+
+@dataclass
+class _Side:
+    chip: Chip
+    wcs: object
+    usable: object
+
+
+@dataclass
+class _Selection:
+    count: int
+    r0: int
+    c0: int
+    sel: np.ndarray | None  # rasterised overlap & usable, on the bounding box
+    mapped: tuple | None  # the box's pixel positions in the other chip
+
+
+def _side_selection(side: _Side, other: _Side, rings, compat: bool, cross: bool) -> _Selection:
+    """Rasterised overlap of ``side`` and its usable pixels there (and, when ``cross``,
+    where the box's pixels land in the other chip)."""
+    r0, c0, mask = _raster(side.wcs, side.chip.shape, rings, compat)
+    n_raster = int(mask.sum())
+    if mask.size == 0 or not mask.any():
+        return _Selection(n_raster, r0, c0, None, None)
+    h, w = mask.shape
+    sel = mask & side.usable.good[r0 : r0 + h, c0 : c0 + w]
+    mapped = map_pixels(side.wcs, other.wcs, r0, c0, h, w) if (cross and sel.any()) else None
+    return _Selection(n_raster, r0, c0, sel, mapped)
+
+
+def overlap_task(job: OverlapJob) -> OverlapResult:
+    """Overlap statistics of both chips of ``job`` on their own pixels, and (when asked)
+    the cells of their pixel differences.
+
+    In default mode a pixel counts only where the position it sees is usable in the
+    other chip too (both sides measure the same sky); compat mode lets each side use
+    its own usable pixels (the Reference).
     """
-    x, y = map_pixels(chip_from.wcs, chip_to.wcs, r0, c0, h, w)
-    ny, nx = chip_to.shape
-    # Nearest pixel, shifted into the padded frame; anything outside lands on the border.
-    np.rint(x, out=x)
-    np.rint(y, out=y)
-    np.clip(x, -1, nx, out=x)
-    np.clip(y, -1, ny, out=y)
-    flat = (y.astype(np.int32) + 1) * np.int32(nx + 2) + (x.astype(np.int32) + 1)
-    return good_to_padded.ravel()[flat]
+    ctx = job.context
+    um = ctx.usable(job.chip_m, job.flags, _unpack(job.static_m, job.chip_m.shape), job.static_key_m)
+    un = ctx.usable(job.chip_n, job.flags, _unpack(job.static_n, job.chip_n.shape), job.static_key_n)
+    # astropy WCS objects are not documented as thread-safe: every task has its own.
+    m = _Side(job.chip_m, job.chip_m.wcs.deepcopy(), um)
+    n = _Side(job.chip_n, job.chip_n.wcs.deepcopy(), un)
+    cross = not job.compat
+    stats, counts, selections = [], [], []
+    for side, other in ((m, n), (n, m)):
+        s = _side_selection(side, other, job.rings, job.compat, cross)
+        counts.append(s.count)
+        selections.append(s)
+        stats.append(_whole_stat(job, side, other, s) if job.whole else None)
+    cells = None
+    if job.cells is not None:
+        size = _pair_cell_size(job.cells, selections[0], m.chip.shape)
+        cells = (_difference_cells(job.cells, m, n, selections[0], size, m_is_from=True),
+                 _difference_cells(job.cells, n, m, selections[1], size, m_is_from=False))
+    return OverlapResult(stats[0], stats[1], counts[0], counts[1], cells)
 
 
-def _padded(good: np.ndarray) -> np.ndarray:
-    return np.pad(good, 1, constant_values=False)
+def _whole_stat(job: OverlapJob, side: _Side, other: _Side, s: _Selection) -> StatResult | None:
+    if s.sel is None:
+        return None
+    h, w = s.sel.shape
+    sel = s.sel
+    if not job.compat and s.mapped is not None:
+        sel = sel & _lookup_good(s.mapped[0], s.mapped[1], other.usable.good)
+    values = side.usable.data[s.r0 : s.r0 + h, s.c0 : s.c0 + w][sel]
+    try:
+        return sky_statistic(values, job.stat)
+    except StatisticError:
+        return None
 
 
-def overlap_task(job: OverlapJob) -> tuple[StatResult | None, StatResult | None, int, int]:
-    """Overlap statistics of both chips of ``job`` on their own pixels.
+def _difference_cells(spec: CellSpec, a: _Side, b: _Side, s: _Selection, size: int, *,
+                      m_is_from: bool) -> DifferenceCells:
+    """Cells (chip m's grid) of chip a's pixels minus chip b interpolated at the same sky.
 
-    Returns ``(stat_m, stat_n, n_raster_m, n_raster_n)``; a side whose statistic failed
-    is None.  In default mode a pixel counts only where the position it sees is usable in
-    the other chip too (both sides measure the same sky).
+    With ``m_is_from`` chip a is m (the differences are ``m - n``); otherwise a is n and
+    the differences are turned into ``m - n`` too, their cells keyed by where the pixels
+    of n land in m.  Averaging both directions cancels the bias interpolation leaves
+    at undersampled stars (the sharp image's cores are clipped, the smooth image's
+    wings are not), which changes sign with the direction.
     """
-    um = load_usable(job.chip_m, job.flags, _unpack(job.static_m, job.chip_m.shape), job.static_key_m)
-    un = load_usable(job.chip_n, job.flags, _unpack(job.static_n, job.chip_n.shape), job.static_key_n)
-    out = []
-    counts = []
-    for chip, usable, other, other_usable in (
-        (job.chip_m, um, job.chip_n, un),
-        (job.chip_n, un, job.chip_m, um),
-    ):
-        r0, c0, mask = _raster(chip, job.rings, job.compat)
-        counts.append(int(mask.sum()))
-        if mask.size == 0 or not mask.any():
-            out.append(None)
-            continue
-        h, w = mask.shape
-        sel = mask & usable.good[r0 : r0 + h, c0 : c0 + w]
-        if not job.compat and sel.any():
-            sel &= _cross_good(chip, other, _padded(other_usable.good), r0, c0, h, w)
-        values = usable.data[r0 : r0 + h, c0 : c0 + w][sel]
-        try:
-            out.append(sky_statistic(values, job.stat))
-        except StatisticError:
-            out.append(None)
-    return out[0], out[1], counts[0], counts[1]
+    if s.sel is None or not s.sel.any():
+        return DifferenceCells.empty(spec.order)
+    h, w = s.sel.shape
+    mx, my = map_pixels(a.wcs, b.wcs, s.r0, s.c0, h, w, dtype=np.float64)
+    rows, cols = np.nonzero(s.sel)
+    xb = mx[rows, cols]
+    yb = my[rows, cols]
+    vb, ok, rho = bilinear(b.usable.data, b.usable.good, xb, yb)
+    rows, cols, xb, yb, vb, rho = rows[ok], cols[ok], xb[ok], yb[ok], vb[ok], rho[ok]
+    rows += s.r0
+    cols += s.c0
+    ba = a.chip.conv * a.usable.data[rows, cols].astype(np.float64)
+    bb = b.chip.conv * vb
+    opts = dict(lsigma=spec.lsigma, usigma=spec.usigma, nclip=spec.nclip, order=spec.order,
+                min_pix=max(8, int(MIN_CELL_FRACTION * size * size)))
+    if m_is_from:
+        key = cell_keys(rows, cols, size, a.chip.shape[1])
+        return difference_cells(ba, bb, rho, cols, rows, xb, yb, key, **opts)
+    key = cell_keys(np.rint(yb), np.rint(xb), size, b.chip.shape[1])
+    return difference_cells(bb, ba, rho, xb, yb, cols, rows, key, **opts)
+
+
+def _pair_cell_size(spec: CellSpec, s: _Selection, shape_m) -> int:
+    """Cell size for an overlap: the chip's usual size, smaller where the overlap is too
+    narrow to have five cells across (enough to resolve a cubic; the same cells for
+    every model, so their flatness scores compare)."""
+    default = spec.size(shape_m)
+    if s.sel is None or not s.count:
+        return default
+    width = s.count / max(s.sel.shape)
+    return int(min(default, max(8, width // 5)))
+
+
+def chip_cells(spec: CellSpec, usable) -> CellStats:
+    """Cells of a chip's own usable pixels (its own sky, for local model fits)."""
+    rows, cols = np.nonzero(usable.good)
+    shape = usable.good.shape
+    size = spec.size(shape)
+    return cell_statistics(usable.data[rows, cols], cols, rows, cell_keys(rows, cols, size, shape[1]),
+                           lsigma=spec.lsigma, usigma=spec.usigma, nclip=spec.nclip,
+                           order=spec.order, min_pix=spec.min_pix(shape))

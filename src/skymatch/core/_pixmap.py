@@ -7,16 +7,11 @@ better than a pixel at a small fraction of the cost.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-__all__ = ["WCS_LOCK", "PIXMAP_STEP", "grid_nodes", "map_pixels"]
+__all__ = ["PIXMAP_STEP", "grid_nodes", "map_pixels"]
 
 PIXMAP_STEP = 16
-# astropy's WCS objects are not documented as thread-safe: serialise the (cheap)
-# transformations; the heavy array work around them runs in parallel.
-WCS_LOCK = threading.RLock()
 
 
 def grid_nodes(start: int, stop: int, step: int) -> np.ndarray:
@@ -28,17 +23,22 @@ def grid_nodes(start: int, stop: int, step: int) -> np.ndarray:
 
 
 def map_pixels(wcs_from, wcs_to, row0: int, col0: int, height: int, width: int,
-               *, step: int = PIXMAP_STEP):
+               *, step: int = PIXMAP_STEP, dtype=np.float32):
     """Positions in ``wcs_to``'s pixel grid of the pixel centres of a block of ``wcs_from``.
 
     Parameters
     ----------
     wcs_from, wcs_to : astropy.wcs.WCS
-        Celestial WCSs (APE-14 ``pixel_to_world_values``/``world_to_pixel_values``).
+        Celestial WCSs (APE-14 ``pixel_to_world_values``/``world_to_pixel_values``);
+        astropy WCS objects are not documented as thread-safe, so a task running in a
+        thread passes its own copies (``wcs.deepcopy()``).
     row0, col0, height, width : int
         The block ``[row0:row0+height, col0:col0+width]`` of the ``from`` image.
     step : int
         Spacing of the exactly evaluated nodes.
+    dtype : numpy dtype
+        Precision of the interpolation: float32 (~1e-4 px at 1000 px) is ample for
+        locating pixels; float64 keeps an affine map exact (for interpolating values).
 
     Returns
     -------
@@ -48,38 +48,35 @@ def map_pixels(wcs_from, wcs_to, row0: int, col0: int, height: int, width: int,
     ys = grid_nodes(row0, row0 + height, step)
     xs = grid_nodes(col0, col0 + width, step)
     gx, gy = np.meshgrid(xs, ys)
-    with WCS_LOCK:
-        world = wcs_from.pixel_to_world_values(gx.ravel(), gy.ravel())
-        tx, ty = wcs_to.world_to_pixel_values(*world)
+    world = wcs_from.pixel_to_world_values(gx.ravel(), gy.ravel())
+    tx, ty = wcs_to.world_to_pixel_values(*world)
     tx = np.asarray(tx, float).reshape(gy.shape)
     ty = np.asarray(ty, float).reshape(gy.shape)
     if ys.size < 2 or xs.size < 2:
         # Degenerate block: evaluate exactly.
         fx, fy = np.meshgrid(np.arange(col0, col0 + width, dtype=float),
                              np.arange(row0, row0 + height, dtype=float))
-        with WCS_LOCK:
-            world = wcs_from.pixel_to_world_values(fx.ravel(), fy.ravel())
-            ox, oy = wcs_to.world_to_pixel_values(*world)
+        world = wcs_from.pixel_to_world_values(fx.ravel(), fy.ravel())
+        ox, oy = wcs_to.world_to_pixel_values(*world)
         return np.asarray(ox).reshape(fx.shape), np.asarray(oy).reshape(fx.shape)
-    ky, ty_ = _segments(ys, np.arange(row0, row0 + height, dtype=float))
-    kx, tx_ = _segments(xs, np.arange(col0, col0 + width, dtype=float))
-    return _upsample(tx, ky, ty_, kx, tx_), _upsample(ty, ky, ty_, kx, tx_)
+    ky, ty_ = _segments(ys, np.arange(row0, row0 + height, dtype=float), dtype)
+    kx, tx_ = _segments(xs, np.arange(col0, col0 + width, dtype=float), dtype)
+    return _upsample(tx, ky, ty_, kx, tx_, dtype), _upsample(ty, ky, ty_, kx, tx_, dtype)
 
 
-def _segments(nodes: np.ndarray, points: np.ndarray):
+def _segments(nodes: np.ndarray, points: np.ndarray, dtype=np.float32):
     """Index of the node interval holding each point and the fraction along it."""
     k = np.clip(np.searchsorted(nodes, points, side="right") - 1, 0, nodes.size - 2)
-    t = ((points - nodes[k]) / (nodes[k + 1] - nodes[k])).astype(np.float32)
+    t = ((points - nodes[k]) / (nodes[k + 1] - nodes[k])).astype(dtype)
     return k, t
 
 
-def _upsample(values: np.ndarray, ky, ty, kx, tx) -> np.ndarray:
+def _upsample(values: np.ndarray, ky, ty, kx, tx, dtype=np.float32) -> np.ndarray:
     """Bilinear interpolation of grid ``values`` onto all pixels, one axis at a time.
 
-    float32 is ample for pixel positions (eps ~ 1e-4 px at 1000 px).  No BLAS call, so
-    nothing competes with the task threads.
+    No BLAS call, so nothing competes with the task threads.
     """
-    v = values.astype(np.float32)
+    v = values.astype(dtype)
     cols = v[:, kx] * (1.0 - tx) + v[:, kx + 1] * tx  # (n_row_nodes, width)
     out = cols[ky] * (1.0 - ty)[:, None]
     out += cols[ky + 1] * ty[:, None]

@@ -21,6 +21,7 @@ __all__ = ["raster_centres", "raster_reference", "Raster"]
 
 Raster = tuple[int, int, np.ndarray]
 _EMPTY: Raster = (0, 0, np.zeros((0, 0), dtype=bool))
+_EMPTY[2].flags.writeable = False
 
 
 def raster_centres(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, int]) -> Raster:

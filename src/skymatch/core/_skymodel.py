@@ -10,6 +10,8 @@ A constant sky is the one coefficient ``(SKYC00,)``.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from ..exceptions import ParameterError
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 SKY_MODELS = ("constant", "plane", "poly2", "poly3")
-MODEL_ORDER = {"constant": 0, "plane": 1, "poly2": 2, "poly3": 3}
+MODEL_ORDER = MappingProxyType({"constant": 0, "plane": 1, "poly2": 2, "poly3": 3})
 
 
 def canonical_model(model: str, *, name: str = "sky_model") -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -65,8 +66,9 @@ class SourceFindParams:
 
 
 def _background(data: np.ndarray, good: np.ndarray, box: int):
+    """Background map (mesh medians, bilinear between meshes) and the median noise."""
     from astropy.stats import SigmaClip
-    from photutils.background import Background2D, MedianBackground, StdBackgroundRMS
+    from photutils.background import Background2D, BkgZoomInterpolator, MedianBackground, StdBackgroundRMS
 
     ny, nx = data.shape
     b = int(max(8, min(box, ny // 4 or 1, nx // 4 or 1)))
@@ -75,13 +77,60 @@ def _background(data: np.ndarray, good: np.ndarray, box: int):
         warnings.simplefilter("ignore")  # photutils warns about all-masked meshes
         bkg = Background2D(filled, (b, b), mask=~good, filter_size=3, sigma_clip=SigmaClip(3.0),
                            bkg_estimator=MedianBackground(), bkgrms_estimator=StdBackgroundRMS(),
-                           exclude_percentile=80.0, fill_value=0.0)
-    rms = float(np.median(bkg.background_rms[good])) if good.any() else float("nan")
-    return bkg.background, rms
+                           exclude_percentile=80.0, fill_value=0.0,
+                           interpolator=BkgZoomInterpolator(order=1))
+    return bkg.background, float(bkg.background_rms_median)
+
+
+def _box_reaches_no_data(finite: np.ndarray, good: np.ndarray, xi: np.ndarray, yi: np.ndarray,
+                         half: int) -> np.ndarray:
+    """For boxes of half-size ``half`` centred on pixels (xi, yi): does one reach a region
+    without data (a non-finite pixel, or flagged pixels in a block of 3x3 or more)?
+
+    Isolated flagged pixels do not count: they are only left out of the fit.  Evaluated
+    on each box (with the 2 pixels the opening needs), not on the whole image.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    m = half + 2
+    w = 2 * m + 1
+    bad = sliding_window_view(np.pad(~good, m), (w, w))[yi, xi]
+    nodata = ndimage.binary_opening(bad, structure=np.ones((1, 3, 3), bool))[:, 2:-2, 2:-2]
+    nodata |= sliding_window_view(np.pad(~finite, m), (w, w))[yi, xi][:, 2:-2, 2:-2]
+    return nodata.any(axis=(1, 2))
+
+
+def _fit_box(params: SourceFindParams) -> int:
+    """Side of the centroid fitting box: about 2.5 FWHM of the detection kernel's PSF
+    (odd, at least 7)."""
+    return max(7, int(2 * round(0.75 * params.conv_width) + 1))
+
+
+def _usable_detections(x0, y0, flux, peak, finite, good, params: SourceFindParams, region) -> np.ndarray:
+    """Detections worth a centroid fit: within the peak/flux limits, with a fitting box
+    inside the image and clear of no-data regions, inside ``region``."""
+    keep = np.ones(len(x0), bool)
+    for lo, hi, v in ((params.peakmin, None, peak), (params.fluxmin, params.fluxmax, flux)):
+        if lo is not None:
+            keep &= v >= lo
+        if hi is not None:
+            keep &= v <= hi
+    half = _fit_box(params) // 2
+    ny, nx = finite.shape
+    xi = np.clip(np.rint(x0).astype(int), 0, nx - 1)
+    yi = np.clip(np.rint(y0).astype(int), 0, ny - 1)
+    keep &= (xi >= half + 1) & (xi < nx - half - 1) & (yi >= half + 1) & (yi < ny - half - 1)
+    # Boxes reaching into no-data regions (NaN borders, chip gaps) give clipped profiles.
+    if keep.any():
+        keep[keep] = ~_box_reaches_no_data(finite, good, xi[keep], yi[keep], half)
+    if region is not None and keep.any():
+        keep[keep] = np.asarray(region(x0[keep], y0[keep]), bool)
+    return keep
 
 
 def find_sources(data: np.ndarray, good: np.ndarray | None = None,
-                 params: SourceFindParams = SourceFindParams()) -> dict[str, np.ndarray]:
+                 params: SourceFindParams = SourceFindParams(), *,
+                 region: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Detect point sources and measure their positions.
 
     Parameters
@@ -92,6 +141,10 @@ def find_sources(data: np.ndarray, good: np.ndarray | None = None,
         Usable pixels (default: finite pixels).
     params : SourceFindParams
         Detection parameters.
+    region : callable, optional
+        ``region(x, y) -> bool array``: only detections where it is True are measured
+        and kept (alignment passes where another image could hold a counterpart; the
+        2-D Gaussian fits are most of the cost).  ``nbright`` counts within it.
 
     Returns
     -------
@@ -121,38 +174,15 @@ def find_sources(data: np.ndarray, good: np.ndarray | None = None,
     if cat is None or len(cat) == 0:
         return {**empty, "sigma": np.array(sigma)}
     xcol, ycol = ("x_centroid", "y_centroid") if "x_centroid" in cat.colnames else ("xcentroid", "ycentroid")
-    x0 = np.asarray(cat[xcol], float)
-    y0 = np.asarray(cat[ycol], float)
-    flux = np.asarray(cat["flux"], float)
-    peak = np.asarray(cat["peak"], float)
-    keep = np.ones(len(x0), bool)
-    for lo, hi, v in ((params.peakmin, None, peak), (params.fluxmin, params.fluxmax, flux)):
-        if lo is not None:
-            keep &= v >= lo
-        if hi is not None:
-            keep &= v <= hi
-    # A fitting box of about 2.5 FWHM of the detection kernel's PSF (odd, at least 5).
-    size = max(7, int(2 * round(0.75 * params.conv_width) + 1))
-    half = size // 2
-    ny, nx = data.shape
-    # Boxes reaching into no-data regions (NaN borders, chip gaps) give clipped profiles;
-    # isolated flagged pixels are only left out of the fit.
-    clipped = ndimage.binary_dilation(~finite | ndimage.binary_opening(~good, np.ones((3, 3), bool)),
-                                      structure=np.ones((size, size), bool))
-    xi = np.clip(np.rint(x0).astype(int), 0, nx - 1)
-    yi = np.clip(np.rint(y0).astype(int), 0, ny - 1)
-    keep &= ~clipped[yi, xi]
-    keep &= (xi >= half + 1) & (xi < nx - half - 1) & (yi >= half + 1) & (yi < ny - half - 1)
+    x0, y0, flux, peak = (np.asarray(cat[c], float) for c in (xcol, ycol, "flux", "peak"))
+    keep = _usable_detections(x0, y0, flux, peak, finite, good, params, region)
     if not keep.any():
         return {**empty, "sigma": np.array(sigma)}
-    x0, y0, flux, peak = x0[keep], y0[keep], flux[keep], peak[keep]
-    order = np.argsort(-flux, kind="stable")
-    if params.nbright is not None:
-        order = order[: params.nbright]
+    order = np.flatnonzero(keep)[np.argsort(-flux[keep], kind="stable")][: params.nbright]
     x0, y0, flux, peak = x0[order], y0[order], flux[order], peak[order]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fits that do not converge are dropped below
-        x, y = centroid_sources(resid, x0, y0, box_size=size, centroid_func=centroid_2dg, mask=~good)
+        x, y = centroid_sources(resid, x0, y0, box_size=_fit_box(params), centroid_func=centroid_2dg, mask=~good)
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y) & (np.hypot(x - x0, y - y0) < 1.0)
     # Expected centroid error of a Gaussian profile on a noise-limited background:

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..models import Chip
-from ._stats import SkyStatParams, StatisticError, sky_statistic, _histogram_nbins
+from ._stats import SkyStatParams, StatisticError, _histogram_nbins, sky_statistic
 
 __all__ = ["ASTRODRIZZLE_INSTRUMENTS", "STATIC_SIG", "combine_packed", "reference_uses_static",
            "static_keep_mask"]

@@ -6,12 +6,16 @@ import math
 
 import numpy as np
 
-__all__ = ["classify_units", "brightness_conversion", "cd_pixel_scale_arcsec"]
+from ..exceptions import InputError
 
-_COUNT_UNITS = {"ELECTRONS", "ELECTRON", "COUNTS", "COUNT", "DN", "E-", "E"}
-_TIME_UNITS = {"S", "SEC", "SECOND", "SECONDS"}
-_HST_COUNTS = {"ACS", "WFPC2", "STIS", "NICMOS"}
-_HST_RATES = {"COS", "FOC"}
+__all__ = ["classify_units", "brightness_conversion", "cd_pixel_scale_arcsec", "exptime_problem",
+           "describe_kind"]
+
+# ADU (analogue-to-digital units) are counts as DN and electrons are.
+_COUNT_UNITS = frozenset({"ELECTRONS", "ELECTRON", "COUNTS", "COUNT", "DN", "E-", "E", "ADU", "ADUS"})
+_TIME_UNITS = frozenset({"S", "SEC", "SECOND", "SECONDS"})
+_HST_COUNTS = frozenset({"ACS", "WFPC2", "STIS", "NICMOS"})
+_HST_RATES = frozenset({"COS", "FOC"})
 
 
 def classify_units(
@@ -27,7 +31,8 @@ def classify_units(
         Used for the HST defaults when ``bunit`` is missing.
     compat : bool
         Reference rules: only ``ELECTRONS``/``COUNTS``/``DN`` with an optional ``/S``
-        are recognised; everything else is ``'unknown'``.
+        are recognised; everything else is ``'unknown'``.  Default rules also know
+        ``ADU`` (and ``ADU/S``) and the singular and abbreviated forms.
     """
     instrument = (instrument or "").strip().upper()
     detector = (detector or "").strip().upper()
@@ -51,6 +56,25 @@ def classify_units(
     return "unknown"
 
 
+def describe_kind(kind: str) -> str:
+    """A unit class in words (for messages)."""
+    return {"counts": "counts (divided by EXPTIME)", "rate": "a rate (counts per second)",
+            "surface": "surface brightness", "unknown": "a rate (no division by EXPTIME)"}[kind]
+
+
+def exptime_problem(kind: str, exptime) -> str | None:
+    """Why ``exptime`` cannot convert data of class ``kind``, or None when it can."""
+    if kind != "counts":
+        return None
+    if exptime is None:
+        return "is missing"
+    if isinstance(exptime, bool) or not isinstance(exptime, (int, float, np.integer, np.floating)):
+        return f"is not a number ({exptime!r})"
+    if not math.isfinite(float(exptime)) or float(exptime) <= 0:
+        return f"is {float(exptime):g}"
+    return None
+
+
 def brightness_conversion(
     kind: str, pixel_scale_arcsec: float, exptime: float | None, *, compat: bool = False
 ) -> float:
@@ -59,7 +83,16 @@ def brightness_conversion(
     ``conv = 1 / pscale**2``, further divided by ``exptime`` for counts.  Surface
     brightness data get ``conv = 1`` (default mode).  Unknown units follow the rate rule
     in default mode; in compat mode they are divided by ``exptime`` (Reference bug).
+
+    Raises
+    ------
+    InputError
+        Data in counts without a positive, finite ``exptime`` (they cannot be made a
+        rate; treating them as one would silently give wrong skies).
     """
+    problem = exptime_problem(kind, exptime)
+    if problem:
+        raise InputError(f"data in counts need EXPTIME > 0 to become a rate; EXPTIME {problem}")
     if kind == "surface" and not compat:
         return 1.0
     conv = 1.0 / (pixel_scale_arcsec * pixel_scale_arcsec)

@@ -36,7 +36,8 @@ def user_sky_result(chips: Sequence[Chip], values: Mapping[str, float], *,
     for c in chips:
         v = float(values[c.name])
         out.append(ChipSky(name=c.name, exposure_id=c.exposure_id, sky=v,
-                           sky_brightness=v * c.conv, valid=True, how=how, conv=c.conv))
+                           sky_brightness=v * c.conv, valid=True, how=how, conv=c.conv,
+                           subtracted_by_user=applied))
         if c.exposure_id not in seen:
             seen.add(c.exposure_id)
             exps.append(ExposureSky(exposure_id=c.exposure_id, sky_brightness=v * c.conv,

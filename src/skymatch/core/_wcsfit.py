@@ -10,12 +10,13 @@ and linear maps alignment produces, the fit is exact to rounding.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
 from astropy.wcs import WCS
 
-__all__ = ["linear_matrix", "linear_part", "remap_wcs", "drz_transform", "wcs_difference"]
+__all__ = ["linear_matrix", "linear_part", "conformal_frame", "remap_wcs", "drz_transform", "wcs_difference"]
 
 
 def linear_matrix(wcs: WCS) -> np.ndarray:
@@ -35,6 +36,43 @@ def linear_part(wcs: WCS) -> WCS:
     w.det2im1 = w.det2im2 = None
     w.wcs.ctype = [c.replace("-SIP", "") for c in w.wcs.ctype]
     return w
+
+
+def conformal_frame(wcs: WCS) -> WCS:
+    """A distortion-free WCS like ``wcs`` whose pixels are square: the frame of alignment.
+
+    Same projection, ``CRVAL`` and ``CRPIX``; the linear matrix is the rotation (with the
+    parity) nearest to ``wcs``'s, times the square root of its determinant, so a pixel
+    has the same area.  For a drizzled product (square pixels already) this is
+    ``linear_part(wcs)`` exactly.
+
+    Notes
+    -----
+    Alignment fits a shift, rotation and scale (TweakReg's ``rscale``) in this frame.
+    In a frame with non-square or skewed pixels, such as a WFC3/IR or ACS chip's own
+    (0.136" x 0.121"), a rotation on the sky is not a rotation of the pixel grid but a
+    rotation plus a shear, which ``rshift``/``rscale`` cannot express: the fit then
+    settles on a wrong rotation (about 10 % of the true one, 2e-3 deg for a 0.02 deg
+    visit error) and the chips are left up to 0.1 px off.  TweakReg fits in such a
+    square-pixel "output" frame too.
+    """
+    cd = linear_matrix(wcs)
+    u, _, vt = np.linalg.svd(cd)
+    lin = wcs.wcs
+    out = WCS(naxis=2)
+    out.wcs.ctype = [c.replace("-SIP", "") for c in lin.ctype]
+    out.wcs.cunit = list(lin.cunit)
+    out.wcs.crval = list(lin.crval)
+    out.wcs.crpix = list(lin.crpix)
+    out.wcs.cd = math.sqrt(abs(np.linalg.det(cd))) * (u @ vt)
+    out.wcs.lonpole, out.wcs.latpole = lin.lonpole, lin.latpole
+    if lin.radesys:
+        out.wcs.radesys = lin.radesys
+    if np.isfinite(lin.equinox):
+        out.wcs.equinox = lin.equinox
+    out.wcs.set()
+    out.pixel_shape = wcs.pixel_shape
+    return out
 
 
 def _plane(ctype, crval) -> WCS:

@@ -7,21 +7,26 @@ its headers; pixels are read later, on demand, through :class:`FitsPixels`
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyError
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
-from ..core._units import brightness_conversion, cd_pixel_scale_arcsec, classify_units
+from ..core._units import brightness_conversion, cd_pixel_scale_arcsec, classify_units, describe_kind, exptime_problem
 from ..exceptions import InputError, UnitsWarning
 from ..models import Chip, ChipPixels
 from ._inputs import InputSpec, expand_inputs
+from ._journal import is_compressed
 
-__all__ = ["FitsPixels", "read_chips", "read_inputs", "open_fits_checked", "META_KEYS"]
+__all__ = ["FitsPixels", "read_chips", "read_inputs", "open_fits_checked", "META_KEYS",
+           "chip_extension", "needs_unmapped", "file_stem"]
 
 META_KEYS = (
     "ROOTNAME", "ASN_ID", "INSTRUME", "DETECTOR", "FILTER", "EXPTIME", "ORIENTAT",
@@ -32,29 +37,37 @@ META_KEYS = (
 
 @dataclass(frozen=True, eq=False)
 class FitsPixels:
-    """Lazy reader of one chip's SCI (and DQ, user mask) from FITS files."""
+    """Lazy reader of one chip's SCI (and DQ, user mask) from FITS files.
+
+    ``memmap`` is False for files astropy cannot memory-map (compressed files, integer
+    data scaled by ``BSCALE``/``BZERO``): their HDUs are read into memory when used.
+    """
 
     path: str
     sci: int
     dq: int | None
     mask_path: str | None
     token: str
+    memmap: bool = True
 
     def read(self) -> ChipPixels:
         name = f"{os.path.basename(self.path)}[{self.sci}]"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", AstropyWarning)
-                # memmap=None: memory-map, but read scaled (BZERO/BSCALE) data normally;
-                # an explicit memmap=True makes astropy refuse them.
-                with fits.open(self.path, memmap=None) as hdul:
+                with fits.open(self.path, memmap=self.memmap) as hdul:
                     data = np.array(hdul[self.sci].data, dtype=np.float32)
                     dq = None
                     if self.dq is not None:
                         raw = hdul[self.dq].data
                         dq = None if raw is None else np.array(raw, dtype=raw.dtype.newbyteorder("="))
-        except (OSError, ValueError, TypeError, AstropyWarning) as exc:
-            raise InputError(f"{name}: cannot read pixel data ({_short(exc)}); the file may be truncated") from exc
+        except (OSError, ValueError, TypeError, EOFError, AstropyWarning) as exc:
+            what = "the compressed file is truncated or corrupt" if not self.memmap and \
+                is_compressed(self.path) else "the file may be truncated"
+            raise InputError(f"{name}: cannot read pixel data ({_short(exc)}); {what}") from exc
+        if dq is not None and dq.shape != data.shape:
+            raise InputError(f"{name}: DQ extension {self.dq} has shape {dq.shape}, the data "
+                             f"{data.shape}; fix the file or drop it")
         mask = None
         if self.mask_path is not None:
             mask = _read_mask(self.mask_path, data.shape)
@@ -69,51 +82,193 @@ def _read_mask(path: str, shape) -> np.ndarray:
     if not os.path.isfile(path):
         raise InputError(f"{path}: mask file not found")
     try:
-        with fits.open(path, memmap=False) as hdul:
-            hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
-            if hdu is None:
-                raise InputError(f"{path}: mask file has no image data")
-            m = np.asarray(hdu.data) != 0
-    except OSError as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            with fits.open(path, memmap=False) as hdul:
+                hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
+                if hdu is None:
+                    raise InputError(f"{path}: mask file has no image data")
+                m = np.asarray(hdu.data) != 0
+    except (OSError, ValueError, TypeError, EOFError) as exc:
         raise InputError(f"{path}: mask is not a readable FITS file ({_short(exc)})") from exc
     if m.shape != tuple(shape):
         raise InputError(f"{path}: mask shape {m.shape} differs from the image's {tuple(shape)}")
     return m
 
 
+_SCALING = ("BSCALE", "BZERO", "BLANK")
+
+
+def needs_unmapped(path: str) -> bool:
+    """True when astropy cannot memory-map the images of ``path`` (compressed file, or
+    integer data scaled by ``BSCALE``/``BZERO``/``BLANK``)."""
+    if is_compressed(path):
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        with fits.open(path, memmap=True) as hdul:
+            return any(k in h.header for h in hdul if h.is_image for k in _SCALING)
+
+
+def chip_extension(chip: Chip) -> tuple[str, object]:
+    """``(path, extension)`` of a file chip, the extension as astropy takes it
+    (``('SCI', 2)`` or an HDU index)."""
+    path, extname, extver = chip.source
+    return path, ((extname, extver) if isinstance(extname, str) else extname)
+
+
+def _fits_problem(path: str, size: int) -> str:
+    """What is wrong with a file astropy could not open, in words."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(80)
+    except OSError as exc:
+        return f"cannot read it ({_short(exc)})"
+    if not head.startswith(b"SIMPLE  ="):
+        return "not a readable FITS file (it does not start with a FITS header)"
+    if size < 2880:
+        return f"file is truncated ({size:,} bytes; a FITS header alone takes 2,880)"
+    return "not a readable FITS file (corrupt header)"
+
+
 def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
-    """Open a FITS file, turning every way it can be broken into an :class:`InputError`."""
+    """Open a FITS file, turning every way it can be broken into an :class:`InputError`.
+
+    Compressed files (gzip, bzip2, zip) are opened without memory-mapping; they can be
+    read but not updated.
+    """
     if not os.path.exists(path):
         raise InputError(f"{path}: file not found")
     if not os.path.isfile(path):
         raise InputError(f"{path}: not a regular file")
     size = os.path.getsize(path)
+    compressed = is_compressed(path)
+    if compressed and mode != "readonly":
+        raise InputError(f"{path}: compressed files can only be read; decompress it (gunzip) "
+                         "or use --readonly")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstropyWarning)
         try:
-            hdul = fits.open(path, mode=mode, memmap=True, lazy_load_hdus=False)
-        except (OSError, ValueError, TypeError, IndexError) as exc:
-            raise InputError(f"{path}: not a readable FITS file ({_short(exc)})") from exc
-    try:
-        for i, hdu in enumerate(hdul):
-            info = hdul.fileinfo(i)
-            if info is not None and info["datLoc"] + info["datSpan"] > size:
-                raise InputError(
-                    f"{path}[{i}]: file is truncated ({size:,} bytes, extension {i} needs "
-                    f"{info['datLoc'] + info['datSpan']:,}); download or copy it again")
-        for w in caught:
-            if "truncated" in str(w.message).lower():
-                raise InputError(f"{path}[{len(hdul) - 1}]: file is truncated ({_short(w.message)}); "
-                                 "download or copy it again")
-    except InputError:
-        hdul.close()
-        raise
+            hdul = fits.open(path, mode=mode, memmap=not compressed, lazy_load_hdus=False)
+        except Exception as exc:  # astropy (gzip, zipfile, bz2 ...) raise many types on bad bytes
+            if compressed:
+                raise InputError(f"{path}: compressed file is truncated or corrupt "
+                                 f"({_short(exc)}); download or copy it again") from exc
+            raise InputError(f"{path}: {_fits_problem(path, size)} ({_short(exc)})") from exc
+        try:
+            for w in caught:
+                if "non-ASCII" in str(w.message):
+                    raise InputError(f"{path}: corrupt header (non-ASCII bytes where FITS allows "
+                                     "only ASCII text); download or copy it again")
+            # Before anything asks astropy for sizes: its verification "fixes" broken
+            # cards in memory (an unparsable number becomes a string) without a word.
+            for i, hdu in enumerate(hdul):
+                _check_header(hdu.header, f"{path}{_ext_label(hdu.header, i)}")
+            if not compressed:
+                for i in range(len(hdul)):
+                    try:
+                        info = hdul.fileinfo(i)
+                    except (VerifyError, ValueError, TypeError, KeyError) as exc:
+                        raise InputError(f"{path}[{i}]: header cannot be read ({_short(exc)}); "
+                                         "fix the file") from exc
+                    if info is not None and info["datLoc"] + info["datSpan"] > size:
+                        raise InputError(
+                            f"{path}[{i}]: file is truncated ({size:,} bytes, extension {i} needs "
+                            f"{info['datLoc'] + info['datSpan']:,}); download or copy it again")
+            for w in caught:
+                if "truncated" in str(w.message).lower():
+                    raise InputError(f"{path}[{len(hdul) - 1}]: file is truncated "
+                                     f"({_short(w.message)}); download or copy it again")
+        except InputError:
+            hdul.close()
+            raise
     return hdul
+
+
+def _ext_label(hdr: fits.Header, index: int) -> str:
+    """``[SCI,1]`` for a named extension, else ``[index]``."""
+    try:
+        name, ver = hdr.get("EXTNAME"), hdr.get("EXTVER", 1)
+    except (VerifyError, ValueError):
+        return f"[{index}]"
+    if isinstance(name, str) and name.strip() and index > 0:
+        return f"[{name.strip()},{ver}]"
+    return f"[{index}]"
+
+
+def _check_header(hdr: fits.Header, label: str) -> None:
+    """Every card must parse and have a valid keyword (garbage bytes are not a header)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        for n, card in enumerate(hdr.cards):
+            key = card.keyword
+            if key and not _KEY_RE.match(key) and not key.startswith("HIERARCH"):
+                raise InputError(f"{label}: header card {n + 1} has an invalid keyword {key!r} "
+                                 "(corrupt header?); fix or delete that card")
+            try:
+                card.value  # noqa: B018 - parsing is the check
+            except (VerifyError, ValueError) as exc:
+                raw = str(getattr(card, "_image", None) or "")[10:].strip()[:30]
+                raise InputError(f"{label}: keyword {key} has an unparsable value "
+                                 f"({raw!r}); fix or delete that card") from exc
+
+
+_KEY_RE = re.compile(r"^[A-Z0-9_-]{1,8}$|^HIERARCH ")
+_WCS_NUMBERS = ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CDELT1", "CDELT2", "CD1_1", "CD1_2",
+                "CD2_1", "CD2_2", "PC1_1", "PC1_2", "PC2_1", "PC2_2", "CROTA2")
+
+
+def _check_wcs_keywords(hdr: fits.Header, label: str) -> None:
+    """WCS numbers must be finite numbers and the linear matrix invertible: astropy.wcs
+    silently replaces a bad ``CD`` matrix, which would give a valid-looking answer."""
+    for key in _WCS_NUMBERS:
+        if key not in hdr:
+            continue
+        v = hdr[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise InputError(f"{label}: keyword {key} = {v!r} is not a finite number; fix the WCS")
+    if any(f"CD{i}_{j}" in hdr for i in (1, 2) for j in (1, 2)):
+        m = np.array([[float(hdr.get(f"CD{i}_{j}", 0.0)) for j in (1, 2)] for i in (1, 2)])
+        what = "CD matrix"
+    else:
+        pc = np.array([[float(hdr.get(f"PC{i}_{j}", 1.0 if i == j else 0.0)) for j in (1, 2)]
+                       for i in (1, 2)])
+        m = np.diag([float(hdr.get("CDELT1", 1.0)), float(hdr.get("CDELT2", 1.0))]) @ pc
+        what = "PC matrix times CDELT"
+    if abs(np.linalg.det(m)) <= 1e-30 * max(1.0, float(np.abs(m).max()) ** 2) or np.abs(m).max() == 0:
+        raise InputError(f"{label}: the {what} is singular ({', '.join(f'{x:g}' for x in m.ravel())}); "
+                         "fix the WCS keywords")
+
+
+def file_stem(path: str) -> str:
+    """The file name without its FITS (and compression) extensions."""
+    base = os.path.basename(path)
+    for ext in (".gz", ".bz2", ".zip", ".fz"):
+        if base.lower().endswith(ext):
+            base = base[: -len(ext)]
+            break
+    for ext in (".fits", ".fit", ".fts"):
+        if base.lower().endswith(ext):
+            base = base[: -len(ext)]
+            break
+    return base
+
+
+def _extname(hdr: fits.Header) -> str:
+    """EXTNAME upper-case ('' when missing or not a string)."""
+    v = hdr.get("EXTNAME", "")
+    return v.strip().upper() if isinstance(v, str) else ""
+
+
+def _extver(hdr: fits.Header) -> int:
+    """EXTVER (1 when missing or not an integer)."""
+    v = hdr.get("EXTVER", 1)
+    return int(v) if isinstance(v, int) and not isinstance(v, bool) else 1
 
 
 def _image_hdus(hdul, path):
     sci = [i for i, h in enumerate(hdul)
-           if h.header.get("EXTNAME", "").strip().upper() == "SCI" and h.is_image]
+           if _extname(h.header) == "SCI" and h.is_image]
     if sci:
         return sci, True
     for i, h in enumerate(hdul):
@@ -125,7 +280,7 @@ def _image_hdus(hdul, path):
 
 def _find_ext(hdul, name: str, ver: int) -> int | None:
     for i, h in enumerate(hdul):
-        if h.header.get("EXTNAME", "").strip().upper() == name and int(h.header.get("EXTVER", 1)) == ver:
+        if _extname(h.header) == name and _extver(h.header) == ver:
             return i
     return None
 
@@ -139,98 +294,164 @@ def _pixel_scale(sci_hdr, prim_hdr, wcs) -> float:
     return cd_pixel_scale_arcsec(wcs)
 
 
-def read_chips(spec: InputSpec | str, *, compat: bool = False) -> list[Chip]:
+def read_chips(spec: InputSpec | str, *, compat: bool = False,
+               unknown_units: list | None = None) -> list[Chip]:
     """Read the chips of one input file (headers and WCS only; pixels stay on disk).
 
     Parameters
     ----------
     spec : InputSpec or str
-        The file (and its optional per-chip mask files).
+        The file (and its optional per-chip mask files).  Compressed files (``.fits.gz``)
+        and integer images scaled by ``BSCALE``/``BZERO`` are read without
+        memory-mapping.
     compat : bool
         Use the Reference's unit rules.
+    unknown_units : list, optional
+        Collects ``(label, BUNIT)`` of chips whose units were not recognised instead of
+        warning here (:func:`read_inputs` then warns once for all).
 
     Raises
     ------
     InputError
-        Missing, non-FITS or truncated file; no image; non-2-D data; no celestial WCS;
-        a mask list that does not match the chips.
+        Missing, non-FITS, truncated or corrupt file; an unparsable header card; no
+        image; non-2-D data; no celestial WCS or a WCS with non-finite numbers or a
+        singular matrix; data in counts without a positive EXPTIME; a DQ extension of
+        another shape; a mask list that does not match the chips.
     """
     if isinstance(spec, str):
         spec = InputSpec(spec)
     path = spec.path
-    base = os.path.basename(path)
     st = os.stat(path) if os.path.exists(path) else None
-    with open_fits_checked(path) as hdul:
-        idxs, is_mef = _image_hdus(hdul, path)
-        if spec.masks and len(spec.masks) not in (1, len(idxs)):
-            raise InputError(f"{path}: {len(spec.masks)} mask files for {len(idxs)} chips; give one per chip")
-        prim = hdul[0].header
-        chips = []
-        for k, i in enumerate(idxs):
-            hdr = hdul[i].header
-            ver = int(hdr.get("EXTVER", 1))
-            label = f"{base}[SCI,{ver}]" if is_mef else f"{base}[{i}]"
-            naxis = int(hdr.get("NAXIS", 0))
-            if naxis != 2:
-                shape = tuple(int(hdr.get(f"NAXIS{n}", 0)) for n in range(naxis, 0, -1))
-                raise InputError(f"{label}: data are {naxis}-D (shape {shape}); skymatch needs 2-D images")
-            if hdr.get("BITPIX") not in (8, 16, 32, 64, -32, -64):
-                raise InputError(f"{label}: unsupported BITPIX={hdr.get('BITPIX')}; data must be numeric")
-            shape = (int(hdr["NAXIS2"]), int(hdr["NAXIS1"]))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", AstropyWarning)
-                    wcs = WCS(hdr, fobj=hdul)
-            except Exception as exc:  # astropy raises many types for bad WCS headers
-                raise InputError(f"{label}: cannot build a WCS ({_short(exc)}); fix the WCS keywords") from exc
-            if not wcs.has_celestial or wcs.naxis != 2:
-                ctypes = [hdr.get("CTYPE1", "none"), hdr.get("CTYPE2", "none")]
-                raise InputError(
-                    f"{label}: no celestial WCS (CTYPE1/2 = {ctypes[0]!r}, {ctypes[1]!r}); "
-                    "give images with RA/Dec WCS keywords")
-            wcs.pixel_shape = (shape[1], shape[0])
-            instrument = str(prim.get("INSTRUME", hdr.get("INSTRUME", ""))).strip().upper()
-            detector = str(prim.get("DETECTOR", hdr.get("DETECTOR", ""))).strip().upper()
-            bunit = hdr.get("BUNIT", prim.get("BUNIT"))
-            exptime = prim.get("EXPTIME", hdr.get("EXPTIME"))
-            exptime = float(exptime) if isinstance(exptime, (int, float)) else None
-            kind = classify_units(bunit, instrument=instrument, detector=detector, compat=compat)
-            if kind == "unknown" and not compat:
-                warnings.warn(
-                    f"{label}: data units {bunit!r} not recognised; treating them as a rate "
-                    "(no division by EXPTIME)", UnitsWarning, stacklevel=2)
-            pscale = _pixel_scale(hdr, prim, wcs)
-            conv = brightness_conversion(kind, pscale, exptime, compat=compat)
-            dq = _find_ext(hdul, "DQ", ver) if is_mef else None
-            mask_path = None
-            if spec.masks:
-                mask_path = spec.masks[k] if len(spec.masks) == len(idxs) else spec.masks[0]
-            token = f"{os.path.realpath(path)}:{st.st_mtime_ns}:{st.st_size}:{i}"
-            meta = {}
-            for key in META_KEYS:
-                if key in hdr:
-                    meta[key] = hdr[key]
-                elif key in prim:
-                    meta[key] = prim[key]
-            meta.setdefault("ROOTNAME", base.split("_")[0])
-            meta["EXTNAME"] = "SCI" if is_mef else str(hdr.get("EXTNAME", "PRIMARY" if i == 0 else ""))
-            meta["EXTVER"] = ver
-            meta["BUNIT"] = "" if bunit is None else str(bunit)
-            meta["FILENAME"] = base
-            chips.append(Chip(
-                name=label, wcs=wcs, shape=shape, exposure_id=path,
-                pixels=FitsPixels(path, i, dq, mask_path, token),
-                units="" if bunit is None else str(bunit).upper(), unit_kind=kind,
-                exptime=exptime, conv=conv, pixel_scale_arcsec=pscale,
-                signature=(f"{instrument}/{detector}", shape, ver),
-                source=(path, "SCI" if is_mef else i, ver), meta=meta,
-            ))
+    collect = unknown_units is not None
+    unknown: list = unknown_units if collect else []
+    with open_fits_checked(path) as hdul, warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        try:
+            chips = _chips_of(hdul, spec, st, compat, unknown)
+        except (VerifyError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: header cannot be read ({_short(exc)}); fix the file") from exc
+    if not collect:
+        _warn_units(unknown)
     return chips
 
 
+def _chips_of(hdul, spec: InputSpec, st, compat: bool, unknown: list) -> list[Chip]:
+    path = spec.path
+    base = os.path.basename(path)
+    idxs, is_mef = _image_hdus(hdul, path)
+    if spec.masks and len(spec.masks) not in (1, len(idxs)):
+        raise InputError(f"{path}: {len(spec.masks)} mask files for {len(idxs)} chips; give one per chip")
+    prim = hdul[0].header
+    _check_header(prim, f"{base}[0]")
+    unmapped = is_compressed(path) or any(
+        k in hdul[i].header for i in idxs for k in _SCALING)
+    chips = []
+    for k, i in enumerate(idxs):
+        hdr = hdul[i].header
+        ver = _extver(hdr)
+        label = f"{base}[SCI,{ver}]" if is_mef else f"{base}[{i}]"
+        if i != 0:
+            _check_header(hdr, label)
+        naxis = int(hdr.get("NAXIS", 0))
+        if naxis != 2:
+            shape = tuple(int(hdr.get(f"NAXIS{n}", 0)) for n in range(naxis, 0, -1))
+            raise InputError(f"{label}: data are {naxis}-D (shape {shape}); skymatch needs 2-D images")
+        if hdr.get("BITPIX") not in (8, 16, 32, 64, -32, -64):
+            raise InputError(f"{label}: unsupported BITPIX={hdr.get('BITPIX')}; data must be numeric")
+        shape = (int(hdr["NAXIS2"]), int(hdr["NAXIS1"]))
+        if min(shape) < 1:
+            raise InputError(f"{label}: image of shape {shape} has no pixels")
+        _check_wcs_keywords(hdr, label)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", AstropyWarning)
+                wcs = WCS(hdr, fobj=hdul)
+        except Exception as exc:  # astropy raises many types for bad WCS headers
+            raise InputError(f"{label}: cannot build a WCS ({_short(exc)}); fix the WCS keywords") from exc
+        if not wcs.has_celestial or wcs.naxis != 2:
+            ctypes = [hdr.get("CTYPE1", "none"), hdr.get("CTYPE2", "none")]
+            raise InputError(
+                f"{label}: no celestial WCS (CTYPE1/2 = {ctypes[0]!r}, {ctypes[1]!r}); "
+                "give images with RA/Dec WCS keywords")
+        wcs.pixel_shape = (shape[1], shape[0])
+        instrument = str(prim.get("INSTRUME", hdr.get("INSTRUME", ""))).strip().upper()
+        detector = str(prim.get("DETECTOR", hdr.get("DETECTOR", ""))).strip().upper()
+        bunit = hdr.get("BUNIT", prim.get("BUNIT"))
+        raw_exptime = prim.get("EXPTIME", hdr.get("EXPTIME"))
+        exptime = float(raw_exptime) if isinstance(raw_exptime, (int, float)) and \
+            not isinstance(raw_exptime, bool) else None
+        kind = classify_units(bunit, instrument=instrument, detector=detector, compat=compat)
+        problem = exptime_problem(kind, raw_exptime)
+        if problem:
+            raise InputError(f"{label}: keyword EXPTIME {problem} but the data are counts "
+                             f"(BUNIT = {bunit!r}); set EXPTIME to the exposure time in seconds, "
+                             "or BUNIT to a rate")
+        if kind == "unknown" and not compat:
+            unknown.append((label, bunit))
+        pscale = _pixel_scale(hdr, prim, wcs)
+        if not (math.isfinite(pscale) and pscale > 0):
+            raise InputError(f"{label}: pixel scale {pscale!r} arcsec is not usable; fix the WCS")
+        conv = brightness_conversion(kind, pscale, exptime, compat=compat)
+        dq = _find_ext(hdul, "DQ", ver) if is_mef else None
+        if dq is not None:
+            dh = hdul[dq].header
+            dshape = tuple(int(dh.get(f"NAXIS{n}", 0)) for n in range(int(dh.get("NAXIS", 0)), 0, -1))
+            if dshape != shape:
+                raise InputError(f"{base}[DQ,{ver}]: shape {dshape} differs from the SCI data's "
+                                 f"{shape}; fix the file or drop it")
+        mask_path = None
+        if spec.masks:
+            mask_path = spec.masks[k] if len(spec.masks) == len(idxs) else spec.masks[0]
+        token = f"{os.path.realpath(path)}:{st.st_mtime_ns}:{st.st_size}:{i}"
+        meta = {}
+        for key in META_KEYS:
+            if key in hdr:
+                meta[key] = hdr[key]
+            elif key in prim:
+                meta[key] = prim[key]
+        if not str(meta.get("ROOTNAME", "")).strip():
+            meta["ROOTNAME"] = file_stem(path)
+        meta["EXTNAME"] = "SCI" if is_mef else str(hdr.get("EXTNAME", "PRIMARY" if i == 0 else ""))
+        meta["EXTVER"] = ver
+        meta["BUNIT"] = "" if bunit is None else str(bunit)
+        meta["FILENAME"] = base
+        chips.append(Chip(
+            name=label, wcs=wcs, shape=shape, exposure_id=path,
+            pixels=FitsPixels(path, i, dq, mask_path, token, memmap=not unmapped),
+            units="" if bunit is None else str(bunit).upper(), unit_kind=kind,
+            exptime=exptime, conv=conv, pixel_scale_arcsec=pscale,
+            signature=(f"{instrument}/{detector}", shape, ver),
+            source=(path, "SCI" if is_mef else i, ver), meta=meta,
+        ))
+    return chips
+
+
+def _warn_units(unknown: list) -> None:
+    """One warning for every chip whose units were not recognised."""
+    if not unknown:
+        return
+    missing = [label for label, bunit in unknown if bunit is None or not str(bunit).strip()]
+    odd = sorted({str(b) for _, b in unknown if b is not None and str(b).strip()})
+    files = list(dict.fromkeys(label.split("[")[0] for label, _ in unknown))
+    names = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+    what = []
+    if missing:
+        what.append("no BUNIT keyword")
+    if odd:
+        what.append("data units " + ", ".join(repr(b) for b in odd) + " not recognised")
+    warnings.warn(f"{names}: {' and '.join(what)}; assuming the data are {describe_kind('unknown')}",
+                  UnitsWarning, stacklevel=3)
+
+
 def read_inputs(inputs, *, compat: bool = False) -> list[Chip]:
-    """Expand ``inputs`` (see :func:`~skymatch.io.expand_inputs`) and read every file's chips."""
+    """Expand ``inputs`` (see :func:`~skymatch.io.expand_inputs`) and read every file's chips.
+
+    Chips whose units are not recognised get one :class:`~skymatch.exceptions.UnitsWarning`
+    for the whole run.
+    """
     chips: list[Chip] = []
+    unknown: list = []
     for spec in expand_inputs(inputs):
-        chips.extend(read_chips(spec, compat=compat))
+        chips.extend(read_chips(spec, compat=compat, unknown_units=unknown))
+    _warn_units(unknown)
     return chips

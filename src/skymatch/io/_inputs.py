@@ -11,7 +11,7 @@ from ..exceptions import InputError
 
 __all__ = ["InputSpec", "expand_inputs"]
 
-_GLOB_CHARS = set("*?[")
+_GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,23 @@ def _read_at_file(path: str) -> list[InputSpec]:
         raise InputError(f"@{path}: list file not found")
     base = os.path.dirname(os.path.abspath(path))
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            parts = text.replace(",", " ").split()
-            resolve = lambda p: p if os.path.isabs(p) else os.path.join(base, p)  # noqa: E731
-            out.append(InputSpec(resolve(parts[0]), tuple(resolve(p) for p in parts[1:])))
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"@{path}: not a text file in UTF-8 (byte {exc.start}: "
+                         f"{exc.object[exc.start:exc.start + 1]!r}); give one file name per line") from None
+    except OSError as exc:
+        raise InputError(f"@{path}: cannot read the list file ({exc.strerror or exc})") from None
+    if "\0" in text:
+        raise InputError(f"@{path}: not a text file (it contains NUL bytes); give one file name per line")
+    for line in text.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        parts = entry.replace(",", " ").split()
+        resolve = lambda p: p if os.path.isabs(p) else os.path.join(base, p)  # noqa: E731
+        out.append(InputSpec(resolve(parts[0]), tuple(resolve(p) for p in parts[1:])))
     if not out:
         raise InputError(f"@{path}: the list file names no input")
     return out
@@ -64,7 +73,8 @@ def expand_inputs(inputs: str | os.PathLike | Iterable) -> list[InputSpec]:
     Raises
     ------
     InputError
-        A pattern matching nothing, an empty list, or the same file given twice.
+        A pattern matching nothing, an empty list, or the same file given twice (also
+        through a symbolic link or a hard link).
     """
     if isinstance(inputs, (str, os.PathLike)):
         items: list = [os.fspath(inputs)]
@@ -78,10 +88,16 @@ def expand_inputs(inputs: str | os.PathLike | Iterable) -> list[InputSpec]:
             specs.extend(_expand_one(os.fspath(item)))
     if not specs:
         raise InputError("no input files given")
-    seen: dict[str, str] = {}
+    seen: dict[object, str] = {}
     for s in specs:
-        key = os.path.realpath(s.path)
+        key: object = os.path.realpath(s.path)
+        try:
+            st = os.stat(key)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            pass  # missing: reported by the reader
         if key in seen:
-            raise InputError(f"{s.path}: given more than once (also as {seen[key]}); list each input once")
+            how = "" if os.path.realpath(s.path) == os.path.realpath(seen[key]) else " (the same file through a link)"
+            raise InputError(f"{s.path}: given more than once (also as {seen[key]}{how}); list each input once")
         seen[key] = s.path
     return specs

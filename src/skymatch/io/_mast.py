@@ -138,6 +138,11 @@ def fetch_products(plan: FetchPlan, outdir: str, *, observations=None,
                 root = str(h[0].header.get("ROOTNAME", "")).strip().lower()
             suffix = _suffix(row["productSubGroupDescription"][0])
             final = os.path.join(outdir, f"{root}_{suffix}.fits" if root else os.path.basename(local))
+            fd = os.open(local, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # complete on disk before it takes its final name
+            finally:
+                os.close(fd)
             os.replace(local, final)
             written.append(final)
         if progress:

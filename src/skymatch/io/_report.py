@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import html
 import os
-from typing import Iterable
+import warnings
+from typing import TYPE_CHECKING, Iterable
 
-from astropy.io import fits
 from astropy.table import Table
+from astropy.utils.exceptions import AstropyWarning
+
+from ._atomic import atomic_write_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._transaction import RunTransaction
 
 __all__ = ["write_index_html", "header_summary"]
 
 
 def write_index_html(path: str, *, title: str, table: Table, pictures: dict, products: dict,
-                     notes: Iterable[str] = ()) -> str:
-    """Write ``index.html`` linking the table, the plots, the GIF and the mosaics."""
+                     notes: Iterable[str] = (), flatness: Iterable[tuple] = (),
+                     transaction: "RunTransaction | None" = None) -> str:
+    """Write ``index.html`` linking the table, the plots, the GIF and the mosaics.
+
+    ``flatness`` rows are ``(label, method, model, rms, noise, cells, units)``; their
+    pictures are ``pictures['flatness'][label]``.  Links are relative to the page (final
+    names, also when the run stages the files in ``transaction``).
+    """
     base = os.path.dirname(os.path.abspath(path))
 
     def rel(p):
@@ -29,6 +41,17 @@ def write_index_html(path: str, *, title: str, table: Table, pictures: dict, pro
     prods = "".join(f"<li>{html.escape(m)}: " + ", ".join(f'<a href="{rel(p)}">{html.escape(os.path.basename(p))}</a>' for p in ps) + "</li>"
                     for m, ps in products.items())
     note = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    flat_rows = "".join(
+        f"<tr><td>{html.escape(str(lab))}</td><td>{html.escape(str(meth))}</td><td>{html.escape(str(mod))}</td>"
+        f"<td>{rms:.5f}</td><td>{noise:.5f}</td><td>{cells}</td><td>{html.escape(str(units))}</td></tr>"
+        for lab, meth, mod, rms, noise, cells, units in flatness)
+    flat_pics = "".join(
+        f'<figure><img src="{rel(p)}" width="420"><figcaption>{html.escape(lab)}</figcaption></figure>'
+        for lab, p in pictures.get("flatness", {}).items())
+    flat = "" if not flat_rows else (
+        "<h2>Flatness (lower is flatter)</h2>"
+        "<table><tr><th>label</th><th>method</th><th>sky model</th><th>flatness</th><th>noise</th>"
+        f"<th>cells</th><th>units</th></tr>{flat_rows}</table><div>{flat_pics}</div>")
     text = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;font-size:13px}}
@@ -37,14 +60,16 @@ td,th{{border:1px solid #ccc;padding:2px 6px}} figure{{display:inline-block;marg
 <ul>{note}</ul>
 <h2>Mosaics (same stretch)</h2><img src="{rel(pictures['gif'])}" width="600">
 <div>{mos}</div>
+{flat}
 <h2>MDRIZSKY per image and method</h2><img src="{rel(pictures['plot'])}" width="700">
 <table><tr>{head}</tr>{rows}</table>
 <h2>Products</h2><ul>{prods}</ul>
 </body></html>
 """
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    return path
+    if transaction is not None:
+        data = text.encode("utf-8")
+        return transaction.write(path, lambda fh: fh.write(data))
+    return atomic_write_text(path, text)
 
 
 def header_summary(paths: Iterable[str]) -> Table:
@@ -59,7 +84,14 @@ def header_summary(paths: Iterable[str]) -> Table:
     keys = ["asn_id", "detector", "filter", "exptime"] + (["postarg1", "postarg2"] if flt else [])
     numeric = {"exptime", "postarg1", "postarg2"}
     cols: dict[str, list] = {"file": names}
-    heads = [fits.getheader(p, 0) for p in paths]
+    from ._fits import open_fits_checked
+
+    heads = []
+    for p in paths:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            with open_fits_checked(p) as hl:
+                heads.append(hl[0].header.copy())
     for k in keys:
         vals = [h.get(k.upper()) for h in heads]
         if k in numeric:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import string
+from typing import Sequence
 
 import numpy as np
 from astropy.io import fits
@@ -19,8 +20,11 @@ from astropy.wcs import WCS
 
 from ..core._wcsfit import linear_matrix
 from ..exceptions import WriteError
+from ..models import Chip
+from ._headers import update_files_atomic
 
-__all__ = ["free_alt_key", "wcs_update_cards", "previous_key", "ARCHIVED"]
+__all__ = ["free_alt_key", "wcs_update_cards", "previous_key", "chip_extension", "chip_header",
+           "write_chip_wcs", "ARCHIVED"]
 
 ARCHIVED = ("WCSNAME", "WCSAXES", "CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CRPIX1", "CRPIX2",
             "CRVAL1", "CRVAL2", "CD1_1", "CD1_2", "CD2_1", "CD2_2", "PC1_1", "PC1_2", "PC2_1",
@@ -93,3 +97,44 @@ def wcs_update_cards(header: fits.Header, new: WCS, *, wcsname: str,
     cards["WCSNAME"] = (wcsname, "aligned WCS")
     cards["SMWCSOLD"] = (key, "alt. WCS key before alignment")
     return cards, key
+
+
+def chip_extension(chip: Chip):
+    """The extension of a chip read from a file, as astropy addresses it."""
+    _, extname, extver = chip.source
+    return (extname, extver) if isinstance(extname, str) else extname
+
+
+def chip_header(chip: Chip) -> fits.Header:
+    """The current header of a chip's extension (read from its file)."""
+    return fits.getheader(chip.source[0], chip_extension(chip))
+
+
+def write_chip_wcs(new_wcs: Sequence[tuple[Chip, WCS]], *, wcsname: str,
+                   headers: Sequence[fits.Header] | None = None, write: bool = True) -> list[str]:
+    """Install a corrected WCS in each chip's header, all files or none.
+
+    Parameters
+    ----------
+    new_wcs : sequence of (Chip, astropy.wcs.WCS)
+        Chips (read from files) and their corrected WCS.
+    wcsname : str
+        ``WCSNAME`` of the new solutions; the current ones are archived as alternates.
+    headers : sequence of astropy.io.fits.Header, optional
+        The chips' current headers, when already read.
+    write : bool
+        False: build and check the cards, write nothing.
+
+    Returns
+    -------
+    list of str
+        The files (to be) updated.
+    """
+    updates: dict[str, dict] = {}
+    for k, (chip, wcs) in enumerate(new_wcs):
+        hdr = headers[k] if headers is not None else chip_header(chip)
+        cards, _ = wcs_update_cards(hdr, wcs, wcsname=wcsname, label=chip.name)
+        updates.setdefault(chip.source[0], {})[chip_extension(chip)] = cards
+    if write and updates:
+        update_files_atomic(updates)
+    return list(updates)

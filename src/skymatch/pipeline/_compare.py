@@ -1,17 +1,36 @@
-"""All sky methods on the same inputs, one mosaic each, a table, plots and a page."""
+"""All sky methods (and sky models) on the same inputs, one mosaic each, a table, plots,
+the flatness score and a page."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable, Sequence
 
 from ..core import SKY_METHODS, canonical_method
-from ..io import read_inputs, write_table
+from ..core._executor import make_executor
+from ..core._skymodel import canonical_model
+from ..io import RunTransaction, read_inputs, transactional, write_table
 from ..models import Chip
-from ._mosaic import DrizzleRun, FrameOptions, _check_outputs, _drizzle_params, _skies_and_static, _write_mosaics, output_frame
+from ._mosaic import (
+    DrizzleRun,
+    FrameOptions,
+    _check_outputs,
+    _context_of,
+    _drizzle_params,
+    _frame_extra,
+    _sky_info,
+    _solutions_and_static,
+    check_frame,
+    drizzle_products,
+    output_frame,
+)
 from ._sky import SkyRun
 
-__all__ = ["run_compare", "default_prefix"]
+__all__ = ["run_compare", "default_prefix", "compare_labels"]
+
+# Mosaics are pictured from their files, decimated to at most this many pixels a side.
+PICTURE_MAX_SIDE = 4096
 
 
 def default_prefix(chips: Sequence[Chip]) -> str:
@@ -20,63 +39,124 @@ def default_prefix(chips: Sequence[Chip]) -> str:
     return f if f and f not in ("clear", "n/a") else "mosaic"
 
 
-def run_compare(inputs, outdir: str, *, methods: Sequence[str] = SKY_METHODS,
+def _names(value, canon) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(canon(v) for v in items if str(v).strip()))
+
+
+def compare_labels(methods: Sequence[str], models: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``{label: (method, model)}``: the method alone when one model is compared, else
+    ``method_model`` (``match_plane``)."""
+    return {(m if len(models) == 1 else f"{m}_{md}"): (m, md) for md in models for m in methods}
+
+
+@transactional
+def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[str] | str = SKY_METHODS,
                 compat: str | None = None, prefix: str | None = None,
                 frame: FrameOptions = FrameOptions(final_wcs=False), build: bool = False,
                 overwrite: bool = False, pictures: bool = True, jobs: int | None = None,
                 dask: Any = None, progress: Callable[[str, int, int], None] | None = None,
-                drizzle: dict | None = None, **sky_options: Any) -> DrizzleRun:
-    """All sky methods on the same inputs, one mosaic each, a table, plots and a page.
+                drizzle: dict | None = None, sky_model: str | Sequence[str] = "constant",
+                **sky_options: Any) -> DrizzleRun:
+    """All sky methods (and models) on the same inputs, one mosaic each, a table, plots,
+    the flatness score and a page.
 
-    Skies are computed once for all methods (shared statistics) without touching the
-    inputs, so no method's header value leaks into another; each mosaic is drizzled with
-    its own method's skies and pixel maps are shared between the mosaics.
-    Writes into ``outdir``: ``PREFIX_METHOD_drz_{sci,wht,ctx}.fits``,
-    ``mdrizsky_methods.csv`` (the notebook's columns), ``PREFIX_mdrizsky.png``,
-    ``PREFIX_METHOD_mosaic.png``, ``PREFIX_methods.gif`` and ``index.html``.
+    Skies are computed once for all methods and models (shared measurements) without
+    touching the inputs, so no method's header value leaks into another.  One mosaic per
+    method x sky model (``sky_model='constant,plane'`` or a list); all of them share one
+    resampling of the data, each subtracting its own chips' full sky models.
+    Writes into ``outdir``: ``PREFIX_LABEL_drz_{sci,wht,ctx}.fits`` (the label is the
+    method, or ``method_model`` when several models are compared),
+    ``mdrizsky_methods.csv`` (the notebook's columns), ``flatness.csv``,
+    ``PREFIX_mdrizsky.png``, ``PREFIX_LABEL_mosaic.png``, ``PREFIX_LABEL_flatness.png``,
+    ``PREFIX_methods.gif`` and ``index.html``.
     """
-    import os as _os
-
-    from ..core._drizzle import drizzle_mosaics
-    from ..io import comparison_table, write_index_html
-
     params = _drizzle_params(drizzle or {})
-    methods = [canonical_method(m) for m in methods]
+    methods = _names(methods, canonical_method)
+    models = _names(sky_model, canonical_model)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    chips = read_inputs(inputs, compat=compat is not None)
+    specs = txn.open_inputs(inputs, write=False)
+    txn.output_folder(outdir)  # created if needed, locked for this run
+    chips = read_inputs(specs, compat=compat is not None)
     prefix = prefix or default_prefix(chips)
-    _os.makedirs(outdir, exist_ok=True)
-    names = {m: _os.path.join(outdir, f"{prefix}_{m.replace('+', '_')}") for m in methods}
-    _check_outputs(names.values(), chips, build, overwrite)
-    results, static = _skies_and_static(chips, methods, compat, jobs, dask, progress, sky_options)
+    labels = compare_labels(methods, models)
+    names = {lab: os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}") for lab in labels}
+    _check_outputs(names.values(), chips, build, overwrite, txn, _context_of(params, len(chips)))
+    fr = output_frame(chips, frame)
+    check_frame(fr, list(names.values()), n_inputs=len(chips), params=params)
+    solved, static = _solutions_and_static(chips, methods, models, compat, jobs, dask, progress,
+                                           sky_options, flatness=True)
+    results = {lab: solved[mm] for lab, mm in labels.items()}
     timings["sky (all methods)"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    fr = output_frame(chips, frame)
-    skies = {m: {c.name: c.sky for c in results[m].chips} for m in methods}
-    mosaics = drizzle_mosaics(chips, skies, fr, params=params, static_masks=static, progress=progress)
+    skies = {lab: {c.name: c.coefficients for c in results[lab].chips} for lab in labels}
+    mosaics = drizzle_products(
+        chips, skies, fr, names, params=params, static_masks=static, executor=make_executor(jobs, dask),
+        build=build, overwrite=overwrite, header_extra={lab: _frame_extra(frame) for lab in labels},
+        sky_info={lab: _sky_info(labels[lab][0], skies[lab], dict(results[lab].parameters)) for lab in labels},
+        txn=txn, progress=progress)
+    products = {lab: list(m.paths) for lab, m in mosaics.items()}
     timings["drizzle (all mosaics)"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    products = _write_mosaics(mosaics, chips, names, build=build, overwrite=overwrite,
-                              frame_opts=frame, method_of={m: m for m in methods})
-    table = comparison_table(results, chips)
-    csv = _os.path.join(outdir, "mdrizsky_methods.csv")
-    write_table(table, csv)
-    extras: dict[str, Any] = {"csv": csv}
-    timings["write products"] = time.perf_counter() - t2
+    extras = _tables(txn, results, chips, outdir)
+    timings["write tables"] = time.perf_counter() - t2
     if pictures:
-        from ..plotting import comparison_pictures
-
         t3 = time.perf_counter()
-        pics = comparison_pictures({m: mosaics[m].sci for m in methods}, table, outdir, prefix)
-        extras.update(pics)
-        extras["html"] = write_index_html(
-            _os.path.join(outdir, "index.html"), title=f"skymatch: sky methods compared ({prefix})",
-            table=table, pictures=pics, products=products,
-            notes=[f"{len(chips)} chips; compat={compat or 'none'}; frame {fr.shape[1]} x {fr.shape[0]} px",
-                   "MDRIZSKY in each input's data units; the mosaics share one display stretch."])
+        extras.update(_pictures(txn, results, mosaics, extras["table"], outdir, prefix, products, chips,
+                                fr, compat))
         timings["pictures"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
+    table = extras.pop("table")
     skyrun = SkyRun(results=results, chips=tuple(chips), timings={"sky": timings["sky (all methods)"]})
     return DrizzleRun(mosaics=mosaics, products=products, frame=fr, chips=tuple(chips), sky=skyrun,
                       table=table, extras=extras, timings=timings)
+
+
+def _tables(txn, results, chips, outdir) -> dict:
+    from ..io import comparison_table, flatness_table
+
+    table = comparison_table(results, chips)
+    csv = write_table(table, os.path.join(outdir, "mdrizsky_methods.csv"), transaction=txn)
+    flat = flatness_table(results)
+    flat_csv = write_table(flat, os.path.join(outdir, "flatness.csv"), transaction=txn)
+    return {"table": table, "csv": csv, "flatness": flat, "flatness_csv": flat_csv}
+
+
+def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr, compat) -> dict:
+    from ..io import save_comparison_pictures, save_figure, write_index_html
+    from ..plotting import comparison_figures, flatness_figure
+
+    figs = comparison_figures({lab: mosaics[lab].read_sci(max_side=PICTURE_MAX_SIDE) for lab in results},
+                              table)
+    pics = save_comparison_pictures(figs, outdir, prefix, transaction=txn)
+    flat_pics = {}
+    for lab, res in results.items():
+        if res.flatness is not None and res.flatness.n_cells:
+            ax = flatness_figure(res.flatness, ax=_flat_axes(), title=f"{lab}: overlap residuals")
+            flat_pics[lab] = save_figure(ax, os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}_flatness.png"),
+                                         transaction=txn)
+    pics["flatness"] = flat_pics
+    notes = [f"{len(chips)} chips; compat={compat or 'none'}; frame {fr.shape[1]} x {fr.shape[0]} px",
+             "MDRIZSKY in each input's data units; the mosaics share one display stretch.",
+             "Flatness: rms of the difference between overlapping exposures after their skies are "
+             "removed (lower is flatter; 'noise' is what the cells' statistical noise alone gives)."]
+    html = write_index_html(os.path.join(outdir, "index.html"), title=f"skymatch: sky methods compared ({prefix})",
+                            table=table, pictures=pics, products=products, notes=notes,
+                            flatness=_flatness_rows(results), transaction=txn)
+    return {**{k: v for k, v in pics.items()}, "html": html}
+
+
+def _flat_axes():
+    from ..plotting import _new_axes
+
+    return _new_axes((6.5, 5.5))
+
+
+def _flatness_rows(results) -> list[tuple]:
+    rows = []
+    for lab, res in results.items():
+        f = res.flatness
+        if f is not None:
+            rows.append((lab, res.method, res.sky_model, f.rms, f.noise, f.n_cells, f.units))
+    return rows

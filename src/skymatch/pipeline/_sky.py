@@ -9,13 +9,15 @@ from typing import Any, Callable, Sequence
 
 from ..core import SKY_METHODS, canonical_method, sky_methods, user_sky_result
 from ..core._executor import make_executor
+from ..core._skymodel import canonical_model
 from ..exceptions import ParameterError
 from ..io import (
-    check_writable,
+    RunTransaction,
     read_inputs,
     read_skyfile,
     read_skyuser,
     sky_table,
+    transactional,
     write_sky,
     write_table,
 )
@@ -54,6 +56,7 @@ def run_sky(
     inputs,
     *,
     method: str = "match",
+    sky_model: str = "constant",
     compat: str | None = None,
     readonly: bool = False,
     subtract: bool = False,
@@ -73,6 +76,8 @@ def run_sky(
         Glob, list, comma-separated string or ``@file`` list.
     method : str
         ``localmin``, ``globalmin``, ``match`` or ``globalmin+match``.
+    sky_model : {'constant', 'plane', 'poly2', 'poly3'}
+        One value per exposure, or a polynomial (SPEC section 12).
     compat : {None, 'drizzlepac'}
         Reproduce AstroDrizzle's numbers.
     readonly : bool
@@ -84,7 +89,7 @@ def run_sky(
     skyuser : str, optional
         Header keyword holding a sky the user already subtracted.
     table : str, optional
-        Write a ``.csv`` or ``.ecsv`` table of the results.
+        Write a ``.csv`` or ``.ecsv`` table of the results (with the flatness score).
     jobs : int, optional
         Parallel processes (default: threads, one per core).
     dask : Client or str, optional
@@ -103,9 +108,12 @@ def run_sky(
     if subtract and readonly:
         raise ParameterError("subtract and readonly exclude each other")
     methods = ["user"] if (skyfile or skyuser) else [canonical_method(method)]
+    sky_options = _sky_options(sky_options)
+    if methods != ["user"]:
+        sky_options["sky_model"] = canonical_model(sky_model)
     return _run(inputs, methods, compat=compat, readonly=readonly, subtract=subtract,
                 skyfile=skyfile, skyuser=skyuser, table=table, jobs=jobs, dask=dask,
-                progress=progress, sky_options=_sky_options(sky_options))
+                progress=progress, sky_options=sky_options)
 
 
 def run_sky_methods(
@@ -128,14 +136,18 @@ def run_sky_methods(
                 progress=progress, sky_options=_sky_options(sky_options))
 
 
-def _run(inputs, methods, *, compat, readonly, subtract, skyfile, skyuser, table, jobs,
-         dask, progress, sky_options) -> SkyRun:
+@transactional
+def _run(txn: RunTransaction, inputs, methods, *, compat, readonly, subtract, skyfile, skyuser,
+         table, jobs, dask, progress, sky_options) -> SkyRun:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    chips = read_inputs(inputs, compat=compat is not None)
+    # The run's transaction: inputs locked (and checked writable), outputs validated,
+    # before anything is read or computed; everything is written at commit.
+    specs = txn.open_inputs(inputs, write=not readonly)
+    if table:
+        txn.check_table(table)
+    chips = read_inputs(specs, compat=compat is not None)
     timings["read headers"] = time.perf_counter() - t0
-    if not readonly:
-        check_writable(c.source[0] for c in chips if c.source)
     t1 = time.perf_counter()
     if methods == ["user"]:
         if skyfile:
@@ -148,15 +160,15 @@ def _run(inputs, methods, *, compat, readonly, subtract, skyfile, skyuser, table
     else:
         executor = make_executor(jobs, dask)
         results = sky_methods(chips, methods=methods, compat=compat, executor=executor,
-                              progress=progress, **sky_options)
+                              progress=progress, flatness=bool(table), **sky_options)
     timings["sky"] = time.perf_counter() - t1
     log.info("sky computed for %d chips in %.2f s", len(chips), timings["sky"])
     written: list[str] = []
     if not readonly:
         t2 = time.perf_counter()
         written = write_sky(next(iter(results.values())), chips, subtract=subtract,
-                            progress=progress)
+                            progress=progress, transaction=txn)
         timings["write headers"] = time.perf_counter() - t2
     if table:
-        write_table(sky_table(next(iter(results.values())), chips), table)
+        write_table(sky_table(next(iter(results.values())), chips), table, transaction=txn)
     return SkyRun(results=results, chips=tuple(chips), written=tuple(written), timings=timings)

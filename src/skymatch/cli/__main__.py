@@ -1,0 +1,7 @@
+"""``python -m skymatch.cli``: the same as the ``skymatch`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
