@@ -226,7 +226,10 @@ class Results:
 
     def add(self, name: str, value, unit: str = "", *, goal: str = "", ok: bool | None = None,
             note: str = "") -> None:
-        self.rows.append({"name": name, "value": value, "unit": unit, "goal": goal, "ok": ok,
+        if value is not None and not isinstance(value, str):
+            value = float(value)
+        self.rows.append({"name": name, "value": value, "unit": unit, "goal": goal,
+                          "ok": None if ok is None else bool(ok),
                           "note": note})
 
     def absent(self, name: str, why: str) -> None:
