@@ -24,7 +24,9 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_sky import CACHE  # noqa: E402
+import _harness as H  # noqa: E402
+
+CACHE = H.DATA
 
 ORDER = ["54", "51", "53", "55", "57", "50", "52", "56", "58"]
 
@@ -65,7 +67,8 @@ def main() -> None:
     os.makedirs(CACHE, exist_ok=True)
     src = _data(512 if a.quick else 1014)
     exe = os.path.join(os.path.dirname(sys.executable), "skymatch")
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+    os.makedirs(H.WORK, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=H.WORK) as tmp:
         work = shutil.copytree(src, os.path.join(tmp, "w"))
         with open(os.path.join(work, "drz.list"), "w", encoding="utf-8") as fh:
             fh.writelines(f"ibxl{v}030_drz.fits\n" for v in ORDER)
@@ -82,6 +85,11 @@ def main() -> None:
     print(f"align (9 DRZ, whole process): {t_align:.2f} s")
     print(f"tweakback x9 (whole processes): {t_back:.2f} s")
     print(f"worst exposure vs truth: {c:.4f} px at the chip centre, {r:.2e} deg rotation")
+    res = H.Results("bench_align", a.quick)
+    res.add("align 9 DRZ wall", t_align, "s")
+    res.add("tweakback x9 wall", t_back, "s")
+    res.add("worst exposure offset vs truth", c, "px")
+    res.save()
 
 
 if __name__ == "__main__":
