@@ -21,6 +21,7 @@ nebula, stars, noise, DQ flags; cached in ``bench-out/data``, generation timed o
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -50,7 +51,8 @@ class LocalDask:
         dask = os.path.join(os.path.dirname(sys.executable), "dask")
         port = _free_port()
         self.address = f"tcp://127.0.0.1:{port}"
-        self.log = open(os.path.join(H.scratch("dask"), "dask.log"), "w")
+        self.logdir = H.scratch("dask")
+        self.log = open(os.path.join(self.logdir, "dask.log"), "w")
         self.procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                             "--no-dashboard"], stdout=self.log, stderr=self.log))
         self.procs.append(subprocess.Popen([dask, "worker", self.address, "--nworkers", str(self.nworkers),
@@ -80,16 +82,43 @@ class LocalDask:
                 p.kill()
                 p.wait()
         self.log.close()
+        shutil.rmtree(self.logdir, ignore_errors=True)
+
+
+def _dask(exe: str, n: int, src: str, local: H.Timing, reps: int, res: H.Results) -> None:
+    """``run`` with --dask on a local 2-worker cluster against the local ``run`` of the same data."""
+    if not H.has_flag("run", "--dask"):
+        res.absent("run --dask", "not available yet (no --dask in `skymatch run --help`)")
+        return
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        res.absent("run --dask", "absent (dask.distributed not installed: pip install -e '.[dask]')")
+        return
+    with LocalDask(2) as address:
+        print(f"  dask scheduler at {address}, 2 worker processes x 1 thread")
+        dask_t = H.repeat(f"run {n:5d} exposures --dask", reps,
+                          lambda wd: [exe, "run", os.path.join(wd, "*_flt.fits"), "--output", "mosaic",
+                                      "--skymethod", "match", "--dask", address],
+                          setup=lambda: H.fresh_copy(src, tag=f"dask{n}"))
+    r = dask_t.wall / local.wall
+    H.ratio_line(f"run --dask / run local ({n} exposures, wall)", dask_t.wall, local.wall, goal="<= 1.5")
+    print("  (CPU of the dask run counts only the client process; the workers are not its children)")
+    res.add(f"run {n} --dask wall", dask_t.wall, "s")
+    res.add("run --dask / local (wall)", r, "x", goal="<= 1.5", ok=r <= 1.5)
 
 
 def main() -> None:
     def extra(p):
         p.add_argument("--large", action="store_true", help="also 10,000 exposures")
         p.add_argument("--no-dask", action="store_true", help="skip the dask comparison")
+        p.add_argument("--counts", type=int, nargs="+", choices=sorted(LAYOUTS), default=None,
+                       help="numbers of exposures (default 1000 3000; --quick 50 100)")
+        p.add_argument("--commands", nargs="+", choices=("sky", "run"), default=("sky", "run"))
 
     a = H.common_args(__doc__.splitlines()[0], extra).parse_args()
     res = H.Results("bench_scaling", a.quick)
-    counts = [50, 100] if a.quick else [1000, 3000] + ([10000] if a.large else [])
+    counts = a.counts or ([50, 100] if a.quick else [1000, 3000] + ([10000] if a.large else []))
     reps = a.repeat or 1
     exe = H.skymatch_exe()
     print(f"== (d) scaling: {', '.join(map(str, counts))} exposures of 128^2, whole process, fresh copy per run")
@@ -102,14 +131,18 @@ def main() -> None:
         data[n] = d
     times: dict[str, dict[int, H.Timing]] = {"sky": {}, "run": {}}
     for n in counts:
-        times["sky"][n] = H.repeat(f"sky {n:5d} exposures", reps,
-                                   lambda wd: [exe, "sky", "*_flt.fits", "--skymethod", "match"],
-                                   setup=lambda n=n: H.fresh_copy(data[n], tag=f"sky{n}"))
-        times["run"][n] = H.repeat(f"run {n:5d} exposures", reps,
-                                   lambda wd: [exe, "run", "*_flt.fits", "--output", "mosaic",
-                                               "--skymethod", "match"],
-                                   setup=lambda n=n: H.fresh_copy(data[n], tag=f"run{n}"))
-    for cmd in ("sky", "run"):
+        if "sky" in a.commands:
+            times["sky"][n] = H.repeat(f"sky {n:5d} exposures", reps,
+                                       lambda wd: [exe, "sky", "*_flt.fits", "--skymethod", "match"],
+                                       setup=lambda n=n: H.fresh_copy(data[n], tag=f"sky{n}"))
+        if "run" in a.commands:
+            times["run"][n] = H.repeat(f"run {n:5d} exposures", reps,
+                                       lambda wd: [exe, "run", "*_flt.fits", "--output", "mosaic",
+                                                   "--skymethod", "match"],
+                                       setup=lambda n=n: H.fresh_copy(data[n], tag=f"run{n}"))
+            if n == counts[0] and not a.no_dask:
+                _dask(exe, n, data[n], times["run"][n], reps, res)
+    for cmd in a.commands:
         t = times[cmd]
         n0 = counts[0]
         for n in counts:
@@ -126,31 +159,6 @@ def main() -> None:
                 res.add(f"{cmd} growth {n0}->{n} (wall)", g, "x", goal=goal.split(" (")[0],
                         ok=g <= 1.1 * n / n0)
                 res.add(f"{cmd} growth {n0}->{n} (CPU)", t[n].cpu / t[n0].cpu, "x")
-    if a.no_dask:
-        res.save()
-        return
-    if not H.has_flag("run", "--dask"):
-        res.absent("run --dask", "not available yet (no --dask in `skymatch run --help`)")
-        res.save()
-        return
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        res.absent("run --dask", "absent (dask.distributed not installed: pip install -e '.[dask]')")
-        res.save()
-        return
-    n = counts[0]
-    with LocalDask(2) as address:
-        print(f"  dask scheduler at {address}, 2 worker processes x 1 thread")
-        dask_t = H.repeat(f"run {n:5d} exposures --dask", reps,
-                          lambda wd: [exe, "run", os.path.join(wd, "*_flt.fits"), "--output", "mosaic",
-                                      "--skymethod", "match", "--dask", address],
-                          setup=lambda: H.fresh_copy(data[n], tag=f"dask{n}"))
-    r = dask_t.wall / times["run"][n].wall
-    H.ratio_line(f"run --dask / run local ({n} exposures, wall)", dask_t.wall, times["run"][n].wall, goal="<= 1.5")
-    print("  (CPU of the dask run counts only the client process; the workers are not its children)")
-    res.add(f"run {n} --dask wall", dask_t.wall, "s")
-    res.add("run --dask / local (wall)", r, "x", goal="<= 1.5", ok=r <= 1.5)
     res.save()
 
 
