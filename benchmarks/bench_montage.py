@@ -3,7 +3,9 @@
     python benchmarks/bench_montage.py [--quick] [--gradient G [G ...]] [--keep]
 
 The issue's reference figure. On ``skymatch demo-data --gradient G`` (18 x 1014^2, each
-exposure's sky a plane with slopes up to G e-/s across a chip; --quick: 18 x 256^2):
+exposure's sky a plane with slopes up to G e-/s across a chip; --quick: 18 x 256^2),
+G = 0.1 and 0.125 by default: 0.125 is the value that reproduces the issue's "best constant
+0.026, constant methods ~0.03" (0.1 gives 0.021; the error of constants scales with G):
 
 1. prepare (timed apart): each FLT's SCI array as a single-HDU FITS with its WCS (TAN-SIP),
    DQ-flagged pixels set to NaN (Montage's blank) — the other methods mask them too;
@@ -160,14 +162,15 @@ def one_gradient(g: float, size: int, res: H.Results, keep: bool) -> None:
 
 def main() -> None:
     def extra(p):
-        p.add_argument("--gradient", type=float, nargs="+", default=[0.1])
+        p.add_argument("--gradient", type=float, nargs="+", default=None,
+                       help="demo-data --gradient values (default 0.1 0.125; --quick 0.1)")
         p.add_argument("--keep", action="store_true", help="keep Montage's work folder")
 
     a = H.common_args(__doc__.splitlines()[0], extra).parse_args()
     res = H.Results("bench_montage", a.quick)
     size = 256 if a.quick else 1014
     print("== (g) Montage background matching vs truth (rms after one global plane)")
-    for g in a.gradient:
+    for g in a.gradient or ([0.1] if a.quick else [0.1, 0.125]):
         one_gradient(g, size, res, a.keep)
     res.save()
 
