@@ -40,8 +40,10 @@ test-slow: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n auto -m slow $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test-slow: no test ran" >&2; exit 1; fi; exit $$rc
 
+# make bench [BENCH_ARGS=--quick]; peers: SKYMATCH_PEER_PYTHON (drizzlepac, stsci.skypac), Montage on PATH
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/run_all.py
+	SKYMATCH_PEER_PYTHON="$${SKYMATCH_PEER_PYTHON:-$(wildcard /work/peers/venv/bin/python)}" \
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) build src/*.egg-info
