@@ -42,7 +42,6 @@ test-slow: $(VENV)/.installed-test
 
 # make bench [BENCH_ARGS=--quick]; peers: SKYMATCH_PEER_PYTHON (drizzlepac, stsci.skypac), Montage on PATH
 bench: $(VENV)/.installed-test
-	SKYMATCH_PEER_PYTHON="$${SKYMATCH_PEER_PYTHON:-$(wildcard /work/peers/venv/bin/python)}" \
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
