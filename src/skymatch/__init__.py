@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 
-_SUBMODULES = frozenset({"alignment", "api", "chips", "cli", "core", "datasets", "exceptions", "io", "models",
+_SUBMODULES = frozenset({"alignment", "api", "chips", "cli", "core", "datasets", "drizzlepac", "exceptions", "io", "models",
                          "pipeline", "plotting"})
 
 
