@@ -76,8 +76,8 @@ __all__ = [
 ]
 
 
-_SUBMODULES = frozenset({"alignment", "api", "chips", "cli", "core", "datasets", "drizzlepac", "exceptions", "io", "models",
-                         "pipeline", "plotting"})
+_SUBMODULES = frozenset({"alignment", "api", "chips", "cli", "core", "datasets", "drizzlepac", "exceptions", "io",
+                         "models", "pipeline", "plotting"})
 
 
 def __getattr__(name: str) -> Any:
