@@ -186,7 +186,8 @@ def AstroDrizzle(  # noqa: N802, C901, PLR0912
     output : str
         Output name: ``NAME`` (or ``NAME_drz.fits``) gives ``NAME_drz_sci.fits``,
         ``NAME_drz_wht.fits``, ``NAME_drz_ctx.fits`` (``drc`` for ``_flc`` inputs).
-        Required (AstroDrizzle derives one from the input; skymatch asks for it).
+        Required unless ``driz_combine=False`` (AstroDrizzle derives one from the
+        input; skymatch asks for it).
     runfile : str, default 'astrodrizzle.log'
         The run's log (parameters, versions, skies, timings, warnings), appended to;
         ``''`` or None: no log.
@@ -330,7 +331,9 @@ def AstroDrizzle(  # noqa: N802, C901, PLR0912
 
     inputs = as_inputs(input, "input")
     no = Refusals("AstroDrizzle")
-    if blank(output):
+    skysub = as_bool(skysub, "skysub")
+    driz_combine = as_bool(driz_combine, "driz_combine")
+    if blank(output) and driz_combine:
         no.add("output", output, "name the products, e.g. output='f160w' (AstroDrizzle derives a name from the "
                "input; skymatch asks for it)")
     for name, value in (("mdriztab", mdriztab), ("editpars", editpars)):
@@ -368,8 +371,6 @@ def AstroDrizzle(  # noqa: N802, C901, PLR0912
                         "final_ra/final_dec")
     for name, value in (("exptime", exptime), ("expkeyword", expkeyword)):
         no.unless_blank(name, value, "EXPTIME is read from each input's header")
-    skysub = as_bool(skysub, "skysub")
-    driz_combine = as_bool(driz_combine, "driz_combine")
     if not skysub and not driz_combine:
         no.add("driz_combine", driz_combine, "with skysub=False too there is nothing to do")
     no.raise_any()
