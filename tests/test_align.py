@@ -401,7 +401,7 @@ def test_tweakback_is_exact_and_refuses_to_apply_twice(pair, capsys):
     th = np.radians(0.01)
     moved = old.deepcopy()
     moved.wcs.cd = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]) @ old.wcs.cd
-    moved.wcs.crval = [*old.wcs.crval, 0.4 / 3600, -0.3 / 3600]
+    moved.wcs.crval = old.wcs.crval + np.array([0.4 / 3600, -0.3 / 3600])  # element-wise
     cards, key = wcs_update_cards(hdr, moved, wcsname="TEST", label="t")
     update_headers_atomic(str(prod), {"SCI": cards})
     inputs = [w / p for p in sorted(os.listdir(w)) if p.endswith("_flt.fits")

@@ -415,7 +415,7 @@ def _render(wcs, size, sky, gx, gy, nebula, extent, seed, star_ra, star_dec, sta
     half = 4
     offs = np.arange(-half, half + 1)
     for x0, y0, f in zip(sx[inside], sy[inside], star_flux[inside]):
-        ix, iy = round(x0), round(y0)
+        ix, iy = int(round(x0)), int(round(y0))  # noqa: RUF046 - numpy < 2 rounds a float64 to a float64
         cols = ix + offs
         rows = iy + offs
         px = np.exp(-0.5 * ((cols - x0) / sigma) ** 2)
