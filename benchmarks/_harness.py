@@ -49,7 +49,7 @@ def skymatch_exe() -> str:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def peer_python(module: str) -> str | None:
     """``$SKYMATCH_PEER_PYTHON`` if it exists and imports ``module``, else None."""
     exe = os.environ.get("SKYMATCH_PEER_PYTHON", "")
@@ -63,7 +63,7 @@ def montage_available() -> bool:
     return all(shutil.which(t) for t in MONTAGE_TOOLS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def help_text(command: str) -> str:
     out = subprocess.run([skymatch_exe(), command, "--help"], capture_output=True, text=True)
     return out.stdout + out.stderr if out.returncode == 0 else ""
@@ -100,7 +100,7 @@ def run_measured(cmd: list[str], *, cwd: str | None = None, env: dict | None = N
 
         lim = int(limit_gb * 2**30)
 
-        def preexec():  # noqa: E306 - runs in the child
+        def preexec():
             resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

@@ -30,7 +30,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_sky import CACHE  # noqa: E402
+from bench_sky import CACHE
 
 ORDER = ["54", "51", "53", "55", "57", "50", "52", "56", "58"]
 NOTEBOOK = ["--threshold", "10", "--conv-width", "4.5", "--peakmin", "1", "--minobj", "5", "--expand-refcat",

@@ -23,7 +23,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _harness as H  # noqa: E402
+import _harness as H
 
 METHODS = ("localmin", "globalmin", "match", "globalmin+match")
 

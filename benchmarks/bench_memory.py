@@ -24,7 +24,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _harness as H  # noqa: E402
+import _harness as H
 
 TARGET = 20000
 
@@ -49,7 +49,7 @@ def main() -> None:
         scale = extent_arcsec / n
         wd = H.scratch(f"mem{n}")
         try:
-            return H.repeat(f"run onto {n:6d} x {n:<6d} ({scale:.4f}\"/px)", 1,
+            return H.repeat(f'run onto {n:6d} x {n:<6d} ({scale:.4f}"/px)', 1,
                             lambda _: [exe, "run", os.path.join(src, "*_flt.fits"), "--readonly",
                                        "--skymethod", "match", "--output", os.path.join(wd, "big"),
                                        "--final-wcs", "--final-scale", f"{scale:.6f}",

@@ -37,8 +37,8 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _harness as H  # noqa: E402
-import skyeval as E  # noqa: E402
+import _harness as H
+import skyeval as E
 
 PIXEL_SCALE_DEG = 0.12825 / 3600.0
 

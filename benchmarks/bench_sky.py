@@ -25,7 +25,7 @@ import numpy as np
 from astropy.io import fits
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _harness as H  # noqa: E402
+import _harness as H
 
 
 def _mdrizsky(wd: str) -> dict[str, float]:

@@ -15,8 +15,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _harness as H  # noqa: E402
-import skyeval as E  # noqa: E402
+import _harness as H
+import skyeval as E
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
         t[model] = H.repeat(f"sky --sky-model {model:8s} 18 x {size}^2 g={a.gradient:g}", reps,
                             lambda wd, model=model: [exe, "sky", "*_flt.fits", "--skymethod", "match",
                                                      "--sky-model", model],
-                            setup=lambda: H.fresh_copy(src, tag=f"model-{model}"), after=after)
+                            setup=lambda model=model: H.fresh_copy(src, tag=f"model-{model}"), after=after)
         print("  " + scores[model].line(f"{model} vs truth"))
         res.add(f"sky-model {model} wall", t[model].wall, "s")
         res.add(f"sky-model {model} rms", scores[model].rms_plane, "e-/s")

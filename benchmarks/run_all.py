@@ -63,7 +63,9 @@ def main() -> int:
         print(f"{n} ({walls.get(n, 0):.0f} s){'  FAILED' if n in failed else ''}")
         if not os.path.exists(p):
             continue
-        for r in json.load(open(p, encoding="utf-8"))["rows"]:
+        with open(p, encoding="utf-8") as fh:
+            rows = json.load(fh)["rows"]
+        for r in rows:
             if r["value"] is None:
                 print(f"    {r['name']}: {r['note']}")
                 continue

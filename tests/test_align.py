@@ -30,10 +30,10 @@ from astropy.wcs import WCS
 pytest.importorskip("tweakwcs")
 pytest.importorskip("photutils")
 
-from skymatch.cli import main  # noqa: E402
-from skymatch.exceptions import ParameterError  # noqa: E402
-from skymatch.core._wcsfit import remap_wcs, wcs_difference  # noqa: E402
-from skymatch.datasets import make_mosaic, make_visit_drz, star_catalog  # noqa: E402
+from skymatch.cli import main
+from skymatch.core._wcsfit import remap_wcs, wcs_difference
+from skymatch.datasets import make_mosaic, make_visit_drz, star_catalog
+from skymatch.exceptions import ParameterError
 
 ORDER = ["54", "51", "53", "55", "57", "50", "52", "56", "58"]  # the notebook's drz.list
 BLOCK = ["54", "51", "55", "52"]  # a 2x2 block of the mosaic, in the notebook's order
@@ -251,9 +251,8 @@ def test_mosaic_of_aligned_flts_has_no_doubled_stars(notebook_run, tmp_path):
         offsets[label] = _centroid_offsets(f"{out}_drz_sci.fits", ra, dec)
     # Mis-aligned visits put each overlap star in two places (centroid between them);
     # after alignment the stars from all visits land on the true position.
-    print("centroid offsets (px): original median %.3f, aligned median %.3f p95 %.3f (%d stars)"
-          % (np.median(offsets["original"]), np.median(offsets["aligned"]),
-             np.percentile(offsets["aligned"], 95), len(ra)))
+    print(f"centroid offsets (px): original median {np.median(offsets['original']):.3f}, aligned median "
+          f"{np.median(offsets['aligned']):.3f} p95 {np.percentile(offsets['aligned'], 95):.3f} ({len(ra)} stars)")
     assert np.median(offsets["original"]) > 0.5
     assert np.median(offsets["aligned"]) < 0.03
     assert np.percentile(offsets["aligned"], 95) < 0.1
@@ -292,7 +291,7 @@ def test_flt_mode_is_as_accurate_as_the_notebook_path(field, tmp_path):
 
 
 # ----------------------------------------------------------------- behaviour
-@pytest.fixture()
+@pytest.fixture
 def pair(field, tmp_path):
     """A writable copy of the field; the reference product and its right-hand neighbour."""
     orig, truth = field
@@ -333,7 +332,7 @@ def test_results_do_not_depend_on_the_executor(pair, monkeypatch):
     # workers= is the deprecated name of jobs=.
     with pytest.warns(DeprecationWarning, match="use jobs"):
         assert alignment._jobs(None, 3) == 3
-    with pytest.warns(DeprecationWarning), pytest.raises(ParameterError, match="give only jobs"):
+    with pytest.warns(DeprecationWarning, match="use jobs"), pytest.raises(ParameterError, match="give only jobs"):
         alignment._jobs(2, 3)
 
 
@@ -384,7 +383,7 @@ def test_all_or_nothing_header_update(pair, monkeypatch):
         return real(path, *a, **k)
 
     monkeypatch.setattr(_headers, "_stage", failing)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         _headers.update_files_atomic({p: {1: {"TESTKEY": (1, "x")}} for p in paths})
     assert {p: _digest(p) for p in paths} == before
     assert not list(w.glob(".skymatch-*"))
@@ -402,7 +401,7 @@ def test_tweakback_is_exact_and_refuses_to_apply_twice(pair, capsys):
     th = np.radians(0.01)
     moved = old.deepcopy()
     moved.wcs.cd = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]]) @ old.wcs.cd
-    moved.wcs.crval = old.wcs.crval + [0.4 / 3600, -0.3 / 3600]
+    moved.wcs.crval = old.wcs.crval + np.array([0.4 / 3600, -0.3 / 3600])  # element-wise
     cards, key = wcs_update_cards(hdr, moved, wcsname="TEST", label="t")
     update_headers_atomic(str(prod), {"SCI": cards})
     inputs = [w / p for p in sorted(os.listdir(w)) if p.endswith("_flt.fits")

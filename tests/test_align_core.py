@@ -14,7 +14,7 @@ from astropy.wcs import WCS
 
 pytest.importorskip("tweakwcs")
 
-from skymatch.core._align import (  # noqa: E402
+from skymatch.core._align import (
     FREE_PARAMETERS,
     AlignImage,
     AlignParams,
@@ -23,8 +23,8 @@ from skymatch.core._align import (  # noqa: E402
     align_images,
     search_regions,
 )
-from skymatch.core._wcsfit import conformal_frame, linear_matrix, wcs_difference  # noqa: E402
-from skymatch.datasets import simulate_exposure_headers  # noqa: E402
+from skymatch.core._wcsfit import conformal_frame, linear_matrix, wcs_difference
+from skymatch.datasets import simulate_exposure_headers
 
 SIZE = 400
 ORIENTAT = 166.0

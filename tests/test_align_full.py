@@ -20,11 +20,11 @@ import pytest
 pytest.importorskip("tweakwcs")
 pytest.importorskip("photutils")
 
-from astropy.table import Table  # noqa: E402
-from test_align import NOTEBOOK_ALIGN, ORDER, _centroid_offsets, _digest, _errors, _overlap_stars  # noqa: E402
+from astropy.table import Table
+from test_align import NOTEBOOK_ALIGN, ORDER, _centroid_offsets, _digest, _errors, _overlap_stars
 
-from skymatch.cli import main  # noqa: E402
-from skymatch.datasets import make_mosaic, make_visit_drz  # noqa: E402
+from skymatch.cli import main
+from skymatch.datasets import make_mosaic, make_visit_drz
 
 pytestmark = pytest.mark.slow
 

@@ -23,9 +23,9 @@ from astropy.wcs import WCS
 pytest.importorskip("tweakwcs")
 pytest.importorskip("photutils")
 
-from skymatch.cli import main  # noqa: E402
-from skymatch.core._wcsfit import wcs_difference  # noqa: E402
-from skymatch.datasets import make_mosaic  # noqa: E402
+from skymatch.cli import main
+from skymatch.core._wcsfit import wcs_difference
+from skymatch.datasets import make_mosaic
 
 ORDER = ["54", "51", "53", "55", "57", "50", "52", "56", "58"]
 

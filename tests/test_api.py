@@ -42,9 +42,9 @@ def digest(paths):
 
 def _doc_parameters(doc):
     """Parameter names of a numpydoc 'Parameters' section, in order."""
-    section = re.search(r"\n    Parameters\n    -+\n(.*?)\n    (Returns|Raises)\n", doc, re.S)
+    section = re.search(r"\n    Parameters\n    -+\n(.*?)\n    (Returns|Raises)\n", doc, re.DOTALL)
     assert section, "no Parameters section"
-    return re.findall(r"^    (\w+) :", section.group(1), re.M)
+    return re.findall(r"^    (\w+) :", section.group(1), re.MULTILINE)
 
 
 # ------------------------------------------------------------------ signatures and docs
@@ -92,8 +92,8 @@ def test_run_and_sky_share_one_default_method():
 
 
 def test_choices_equal_the_core_constants():
-    from skymatch.api import _choices
     from skymatch.alignment import GROUPINGS
+    from skymatch.api import _choices
     from skymatch.core import METHOD_ALIASES, SKY_METHODS, SKY_STATISTICS
     from skymatch.core._align import FITGEOMETRIES
     from skymatch.core._drizzle import DRIZZLE_KERNELS
@@ -107,7 +107,7 @@ def test_choices_equal_the_core_constants():
     assert _choices.FITGEOMETRIES == FITGEOMETRIES
     assert _choices.GROUPINGS == GROUPINGS
     assert _choices.SKY_MODELS == SKY_MODELS
-    assert _choices.COMPAT_MODES == tuple(c for c in COMPAT_MODES if c)
+    assert tuple(c for c in COMPAT_MODES if c) == _choices.COMPAT_MODES
 
 
 # ------------------------------------------------------------------ sky
@@ -475,7 +475,7 @@ def test_fetch_unreachable_mast_is_one_line(monkeypatch):
             raise ConnectionError("HTTPSConnectionPool(host='mast.stsci.edu'): Max retries exceeded "
                                   "[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(_mast, "mast_observations", lambda: Offline())
+    monkeypatch.setattr(_mast, "mast_observations", Offline)
     with pytest.raises(SkymatchError, match=r"^MAST is not reachable: .*check the connection"):
         skymatch.fetch(proposal=12812, filter="F160W")
 

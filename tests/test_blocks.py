@@ -119,7 +119,7 @@ def test_pieces_cover_only_what_reaches_a_block(mem_chips, reference):
     seen = {p.index for plist in pieces for p in plist}
     assert seen == set(range(len(mem_chips)))
     per_chip = [sum(p.index == k for plist in pieces for p in plist) for k in range(len(mem_chips))]
-    assert 1 <= min(per_chip) and max(per_chip) < len(blocks)
+    assert min(per_chip) >= 1 and max(per_chip) < len(blocks)
     # A piece is much smaller than its chip when the block is.
     areas = [(p.row1 - p.row0) * (p.col1 - p.col0) for plist in pieces for p in plist]
     assert np.median(areas) < 0.7 * 200 * 200

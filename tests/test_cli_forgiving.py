@@ -208,7 +208,7 @@ def test_unreachable_mast_is_one_line(monkeypatch, capsys):
         def query_criteria(self, **kw):
             raise ConnectionError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(_mast, "mast_observations", lambda: Offline())
+    monkeypatch.setattr(_mast, "mast_observations", Offline)
     assert main(["fetch", "--proposal", "12812", "--filter", "F160W", "--dry-run"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("skymatch: error: MAST is not reachable") and len(err.strip().splitlines()) == 1
@@ -216,6 +216,6 @@ def test_unreachable_mast_is_one_line(monkeypatch, capsys):
 
 def test_boolflag_is_used_for_every_switch():
     """No store_true flag is left: every switch takes --no-x and AstroDrizzle's values."""
-    for name, sub, a in _optional_actions():
+    for name, _sub, a in _optional_actions():
         assert not isinstance(a, (argparse._StoreTrueAction, argparse._StoreFalseAction)), (name, a.dest)
     assert any(isinstance(a, BoolFlag) for _, _, a in _optional_actions())

@@ -128,8 +128,8 @@ def test_drizzle_subtracts_header_models_and_honours_smsubtr(mosaic_copy, capsys
         h["SCI"].header.update(MDRIZSKY=1.1, SKYMODEL="PLANE", SKYC00=plane[0], SKYC10=plane[1], SKYC01=plane[2])
     with fits.open(paths[1], mode="update") as h:
         h["SCI"].header.update(MDRIZSKY=0.9, SKYMODEL="POLY2",
-                               **{k: v for k, v in zip(("SKYC00", "SKYC10", "SKYC01", "SKYC20", "SKYC11",
-                                                         "SKYC02"), quad)})
+                               **dict(zip(("SKYC00", "SKYC10", "SKYC01", "SKYC20", "SKYC11",
+                                                         "SKYC02"), quad)))
     with fits.open(paths[2], mode="update") as h:
         h["SCI"].header.update(MDRIZSKY=5.0, SMSUBTR=True)  # already subtracted: nothing more
     for p in paths[3:]:

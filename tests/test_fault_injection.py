@@ -12,6 +12,7 @@ the slow variant adds kills at random times.  After each kill:
   command again (when the inputs are old, or it is idempotent) gives the clean result.
 """
 
+import itertools
 import os
 import random
 import shutil
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import pytest
 from astropy.io import fits
-
 from fsutil import copy_files, digest, leftovers
+
 from skymatch.cli import main
 from skymatch.datasets import make_mosaic
 
@@ -185,7 +186,7 @@ def _points(n: int, count: int, seed: int) -> list[int]:
     """``count`` kill points spread over ``1..n`` (one drawn in each of ``count`` bins)."""
     rng = random.Random(seed)
     edges = [1 + round(i * n / count) for i in range(count + 1)]
-    return sorted({rng.randrange(a, max(a + 1, b)) for a, b in zip(edges[:-1], edges[1:])})
+    return sorted({rng.randrange(a, max(a + 1, b)) for a, b in itertools.pairwise(edges)})
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

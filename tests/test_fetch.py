@@ -54,7 +54,7 @@ class FakeObservations:
         return Table({"Local Path": paths, "Status": status})
 
 
-@pytest.fixture()
+@pytest.fixture
 def fake(small_mosaic, tmp_path):
     _, truth = small_mosaic
     files = {}

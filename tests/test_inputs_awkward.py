@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from fsutil import copy_files, digest, generic_image, hdu_start, leftovers, one_line_error, set_raw_card
 
-from fsutil import (copy_files, digest, generic_image, hdu_start, leftovers, one_line_error,
-                    set_raw_card)
-from skymatch import InputError, UnitsWarning, read_inputs, run_sky
+from skymatch import UnitsWarning, read_inputs, run_sky
 from skymatch.cli import main
 from skymatch.datasets import make_mosaic
 
@@ -31,7 +30,7 @@ def tiny(tmp_path_factory):
     return sorted(truth.paths)
 
 
-@pytest.fixture()
+@pytest.fixture
 def files(tiny, tmp_path):
     return copy_files(tiny, tmp_path / "in")
 
@@ -281,7 +280,7 @@ def test_products_get_the_permissions_of_the_umask(files, tmp_path, capsys):
         assert code == 0, err
     finally:
         os.umask(old)
-    made = [p for p in (tmp_path / "cmp").iterdir()] + [tmp_path / "t.ecsv"]
+    made = [*list((tmp_path / "cmp").iterdir()), tmp_path / "t.ecsv"]
     assert {p.suffix for p in made} >= {".fits", ".csv", ".png", ".gif", ".html", ".ecsv"}
     assert {oct(p.stat().st_mode & 0o777) for p in made} == {oct(0o640)}
     # Inputs keep their own mode (0644 from the copy) through in-place updates.
@@ -337,7 +336,7 @@ def _as_nobody(argv) -> tuple[int, str]:
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
                 code = main([str(a) for a in argv])
             text = err.getvalue()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - the child reports any failure to the parent
             text = f"child failed: {exc!r}"
         finally:
             os.write(w, f"{code}\n{text}".encode())

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 from astropy.io import fits
-
 from fsutil import copy_files
+
 from skymatch.core._skymodel import evaluate_block
 from skymatch.datasets import make_mosaic
 from skymatch.io import KEYWORDS, card, read_inputs, write_sky

@@ -149,8 +149,8 @@ def test_usable_mask_combines_every_rule():
 
 
 def test_usable_mask_is_what_the_sky_step_uses():
-    from skymatch.chips import make_chip  # noqa: PLC0415
-    from skymatch.core._context import RunContext  # noqa: PLC0415
+    from skymatch.chips import make_chip
+    from skymatch.core._context import RunContext
 
     w = WCS(naxis=2)
     w.wcs.ctype = ["RA---TAN", "DEC--TAN"]

@@ -32,8 +32,10 @@ def test_context_formats_and_block_sizes_give_the_same_products(small_mosaic, tm
     sci0 = fits.getdata(tmp_path / "planes_drz_sci.fits")
     wht0 = fits.getdata(tmp_path / "planes_drz_wht.fits")
     # Same science and weight whatever the blocks, the workers and the context format.
-    for sci, wht in ((fits.getdata(tmp_path / "table_drz_sci.fits"), fits.getdata(tmp_path / "table_drz_wht.fits")),
-                     (fits.getdata(tmp_path / "none_drz.fits", "SCI"), fits.getdata(tmp_path / "none_drz.fits", "WHT"))):
+    for sci, wht in ((fits.getdata(tmp_path / "table_drz_sci.fits"),
+                      fits.getdata(tmp_path / "table_drz_wht.fits")),
+                     (fits.getdata(tmp_path / "none_drz.fits", "SCI"),
+                      fits.getdata(tmp_path / "none_drz.fits", "WHT"))):
         assert np.array_equal(sci, sci0, equal_nan=True)
         assert np.array_equal(wht, wht0)
     # The table context decodes to exactly the bit planes' sets.
@@ -98,7 +100,7 @@ def test_a_frame_that_cannot_fit_is_refused_before_any_work(tmp_path):
         run_drizzle([str(tmp_path / "a.fits"), str(tmp_path / "b.fits")], str(tmp_path / "huge"))
     msg = str(err.value)
     assert "px output frame need" in msg and "bytes" in msg and "GiB are free" in msg
-    nx = int(msg.split(" x ")[0].split()[-1].replace(",", ""))
+    nx = int(msg.split(" x ", maxsplit=1)[0].rsplit(maxsplit=1)[-1].replace(",", ""))
     assert 190_000 < nx < 200_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fits", "b.fits"]
 

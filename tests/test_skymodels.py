@@ -162,7 +162,7 @@ def two_chip_exposure(rng, coeffs_sky, shape=(60, 120), gap=10, dx=0.0):
     full = (2 * shape[0] + gap, shape[1])
     w = base_wcs(full, rot=0.0)
     out = []
-    for k, r0 in enumerate((0, shape[0] + gap)):
+    for _k, r0 in enumerate((0, shape[0] + gap)):
         sub = w.slice((slice(r0, r0 + shape[0]), slice(0, shape[1])))
         sub.pixel_shape = (shape[1], shape[0])
         yy, xx = np.mgrid[r0 : r0 + shape[0], 0 : shape[1]]

@@ -13,8 +13,8 @@ from astropy.wcs import WCS
 from skymatch import read_inputs, sky_methods
 from skymatch.cli import main
 from skymatch.core import SkyStatParams, StatisticError, sky_statistic
-from skymatch.core._stats import StatResult, _median32
 from skymatch.core._staticmask import reference_uses_static
+from skymatch.core._stats import StatResult, _median32
 from skymatch.exceptions import ParameterError
 
 STATS = ["median", "mode", "mean", "midpt"]
@@ -183,7 +183,7 @@ def _cycle_case():
 def test_cycling_limits_are_jumped_over_exactly():
     x, ls, us, period = _cycle_case()
     for stat in STATS:
-        for n in range(0, 45):
+        for n in range(45):
             kw = dict(nclip=n, lsig=ls, usig=us, binwidth=0.1)
             assert _same(_mine(x, stat, **kw), _imagestats(x, stat, **kw)), (stat, n)
         # Any number of iterations terminates and lands on the right phase of the cycle.
@@ -490,10 +490,8 @@ def _old_sky_statistic(values: np.ndarray, params: SkyStatParams) -> StatResult:
         # Passes after the first usually shrink the range: then select from the
         # previous selection (same result, less work).
         base = sel if (sel_range[0] <= c32min and c32max <= sel_range[1]) else x
-        if base is x and c32min <= xmin32 and c32max >= xmax32:
-            sel = x  # the range holds every value: nothing to select
-        else:
-            sel = base[(base >= c32min) & (base <= c32max)]
+        # (if the range holds every value there is nothing to select)
+        sel = x if base is x and c32min <= xmin32 and c32max >= xmax32 else base[(base >= c32min) & (base <= c32max)]
         sel_range = (c32min, c32max)
         npix = int(sel.size)
         if npix == 0:
@@ -533,11 +531,11 @@ def _old_sky_statistic(values: np.ndarray, params: SkyStatParams) -> StatResult:
 
 def _old_max(a: float, b: float) -> float:
     # Python's max(a, b) keeps ``a`` when ``b`` is NaN, as the Reference does.
-    return b if b > a else a
+    return max(a, b)
 
 
 def _old_min(a: float, b: float) -> float:
-    return b if b < a else a
+    return min(a, b)
 
 
 def _old_layout(vmin: float, vmax: float, std: float, binwidth: float):

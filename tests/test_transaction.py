@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-
 from fsutil import SRC, cli_subprocess, copy_files, digest, leftovers, one_line_error
+
 from skymatch import InputError, WriteError, run_sky
 from skymatch.cli import main
 from skymatch.datasets import make_mosaic
-from skymatch.io import HeaderBatch, RunTransaction, recover_directory, update_files_atomic
-from skymatch.io import _atomic, _journal, _locks
+from skymatch.io import HeaderBatch, RunTransaction, _atomic, _journal, _locks, recover_directory, update_files_atomic
 from skymatch.io._locks import lock_path
 
 
@@ -36,12 +35,12 @@ def medium(tmp_path_factory):
     return sorted(make_mosaic(d, tiles=(2, 1), size=128, seed=12).paths)
 
 
-@pytest.fixture()
+@pytest.fixture
 def files(tiny, tmp_path):
     return copy_files(tiny, tmp_path / "in")
 
 
-@pytest.fixture()
+@pytest.fixture
 def quick_locks(monkeypatch):
     monkeypatch.setattr(_locks, "LOCK_WAIT_SECONDS", 0.3)
 
@@ -253,7 +252,7 @@ def test_two_subtracts_at_once_subtract_once(tiny, tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     codes = [p.returncode for p in procs]
     assert 0 in codes and set(codes) <= {0, 1}, outs
-    for p, (o, e) in zip(procs, outs):
+    for p, (_o, e) in zip(procs, outs):
         if p.returncode == 1:
             assert "in use by another skymatch run" in one_line_error(e)
     for p, cs in zip(files, once.chips):
@@ -273,7 +272,7 @@ def test_two_compares_into_one_folder_leave_one_complete_set(tiny, tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     codes = [p.returncode for p in procs]
     assert 0 in codes and set(codes) <= {0, 1}, outs
-    for p, (o, e) in zip(procs, outs):
+    for p, (_o, e) in zip(procs, outs):
         if p.returncode == 1:
             assert "output folder in use by another skymatch run" in one_line_error(e)
     names = sorted(p.name for p in out.iterdir() if not p.name.endswith("skymatch.log"))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from astropy.table import Table
@@ -188,8 +189,8 @@ def _find_all_sources(groups, flags: BitFlags, find: SourceFindParams, params: A
     stage = executor.for_stage("processes", len(tasks) if pixels >= PROCESS_MIN_PIXELS else 1)
     if stage.kind == "processes":
         # Forked workers inherit what is imported here instead of importing it each.
-        import photutils.background  # noqa: F401
-        import photutils.centroids  # noqa: F401
+        import photutils.background
+        import photutils.centroids
         import photutils.detection  # noqa: F401
     done = None if progress is None else (lambda k: progress("sources", k, len(tasks)))
     cats = ordered_results(stage, _find_chip_sources, tasks, done)
@@ -269,6 +270,10 @@ def align(inputs, *, find: SourceFindParams | None = None, params: AlignParams |
 
 def write_shiftfile(result: AlignResult, path: str | os.PathLike) -> str:
     """Write TweakReg's shift file (``form: delta``, ``units: pixels``) atomically."""
+    if not isinstance(result, AlignResult):
+        raise ParameterError(f"result={result!r}: give what skymatch.align returned")
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"path={path!r}: give the shift file's name")
     return _write_shiftfile(path, result.names, result.fits)
 
 

@@ -18,12 +18,14 @@ import math
 import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 from astropy.wcs import WCS
 from scipy.interpolate import RectBivariateSpline
 
 from ._version import __version__
+from .exceptions import ParameterError, WriteError
 from .io._synthetic import new_header, write_image_file, write_json
 
 __all__ = ["NOTEBOOK_ROOTNAMES", "NOTEBOOK_ALIGN_ORDER", "MosaicTruth", "make_mosaic", "make_visit_drz",
@@ -110,8 +112,9 @@ def _names(visit: str, e: int, tiles) -> tuple[str, str]:
     return f"sm{int(visit):04d}{e:02d}q", f"SM{int(visit):04d}030"
 
 
-def simulate_exposure_headers(*, crval, orientat: float, size: int, distortion: bool = True):
-    """Primary-less SCI WCS header of a WFC3/IR-like chip at ``crval`` and ``orientat``."""
+def simulate_exposure_headers(*, crval, orientat: float, size: int, distortion: bool = True) -> Any:
+    """Primary-less SCI WCS header (an astropy ``Header``) of a WFC3/IR-like chip at
+    ``crval`` and ``orientat``."""
     h = new_header()
     h["WCSAXES"] = 2
     h["CRPIX1"] = (size + 1) / 2.0
@@ -229,21 +232,18 @@ def make_mosaic(
     -------
     MosaicTruth
     """
-    outdir = os.fspath(outdir)
-    os.makedirs(outdir, exist_ok=True)
+    outdir = _folder(outdir)
     tiles = (int(tiles[0]), int(tiles[1]))
-    scale_deg = PIXEL_SCALE / 3600.0
     pix_dx = size * 0.85 * 1.056  # ~15 % overlap in x (pixels are 0.1355" wide along x)
     pix_dy = size * 0.86 * 0.946  # ~14 % overlap in y (0.1211" along y)
-    dither = np.array([3.5, 4.5]) * size / 1014.0
     layout = list(_layout(tiles))
     extent = 0.5 * PIXEL_SCALE * size * max(tiles) * 0.9
     if nstars is None:
         nstars = int(2000 * (size / 1014.0) ** 2 * tiles[0] * tiles[1] / 9)
-    star_ra, star_dec, star_flux = _stars(seed, nstars, extent)
+    scene = _Scene(size=size, seed=seed, gradient=gradient, nebula=nebula, extent=extent, noise=noise,
+                   distortion=distortion, stars=_stars(seed, nstars, extent))
     center_wcs = WCS(simulate_exposure_headers(crval=(RA0, DEC0), orientat=166.0, size=size,
                                                distortion=False))
-    paths, sky_truth, grads = [], {}, {}
     truth = {"generator": "skymatch.datasets.make_mosaic", "version": __version__,
              "seed": seed, "tiles": f"{tiles[0]}x{tiles[1]}", "size": size,
              "gradient": gradient, "nebula": nebula, "nstars": nstars, "exptime": EXPTIME,
@@ -257,52 +257,85 @@ def make_mosaic(
         cx = (size + 1) / 2.0 + ix * pix_dx
         cy = (size + 1) / 2.0 + iy * pix_dy
         tile_ra, tile_dec = center_wcs.wcs_pix2world([[cx, cy]], 1)[0]
-        visit_rng = np.random.default_rng([seed, t, 999])
-        visit_sky = visit_rng.uniform(0.8, 1.38)
-        err = (0.0, 0.0, 0.0)
-        if misalign and visit != reference_visit:
-            mrng = np.random.default_rng([seed, t, 4242])
-            r = mrng.uniform(0.3, 1.0) * misalign[0]
-            phi = mrng.uniform(0, 2 * np.pi)
-            err = (float(r * np.cos(phi)), float(r * np.sin(phi)),
-                   float(mrng.uniform(-1, 1) * misalign[1]))
+        visit_sky = np.random.default_rng([seed, t, 999]).uniform(0.8, 1.38)
+        err = _visit_error(seed, t, misalign) if misalign and visit != reference_visit else (0.0, 0.0, 0.0)
         truth["visits"][visit] = {"dx_arcsec": err[0], "dy_arcsec": err[1], "rot_deg": err[2]}
         for e in range(exposures_per_tile):
             root, asn = _names(visit, e, tiles)
-            rng = np.random.default_rng([seed, t, e])
-            base = WCS(simulate_exposure_headers(crval=(tile_ra, tile_dec), orientat=orientat,
-                                                 size=size, distortion=False))
-            off = dither * e
-            ra_e, dec_e = base.wcs_pix2world([[(size + 1) / 2.0 + off[0], (size + 1) / 2.0 + off[1]]], 1)[0]
-            o_e = orientat + 0.0004 * e
-            hdr = simulate_exposure_headers(crval=(ra_e, dec_e), orientat=o_e, size=size,
-                                            distortion=distortion)
-            wcs = WCS(hdr)
-            sky = float(min(1.4, max(0.8, visit_sky + rng.normal(0.0, 0.02))))
-            gx = float(rng.uniform(-gradient, gradient)) if gradient else 0.0
-            gy = float(rng.uniform(-gradient, gradient)) if gradient else 0.0
-            sci, errarr, dq = _render(wcs, size, sky, gx, gy, nebula, extent, seed,
-                                      star_ra, star_dec, star_flux, rng, noise)
-            true_crval = [float(hdr["CRVAL1"]), float(hdr["CRVAL2"])]
-            true_cd = [[float(hdr["CD1_1"]), float(hdr["CD1_2"])], [float(hdr["CD2_1"]), float(hdr["CD2_2"])]]
-            if any(err):
-                _perturb(hdr, *err)
             path = os.path.join(outdir, f"{root}_flt.fits")
-            _write_flt(path, hdr, sci, errarr, dq, root=root, asn=asn, visit=visit, e=e,
-                       dither=off, overwrite=overwrite)
-            paths.append(path)
-            sky_truth[root] = sky
-            grads[root] = (gx, gy)
-            truth["exposures"][root] = {
-                "sky": sky, "gx": gx, "gy": gy, "visit": visit, "asn_id": asn,
-                "tile_ix": ix, "tile_iy": iy, "orientat": o_e, "crval": [ra_e, dec_e],
-                "dither_pix": [float(off[0]), float(off[1])],
-                "true_crval": true_crval, "true_cd": true_cd,
-            }
+            truth["exposures"][root] = _write_exposure(
+                path, scene, t=t, e=e, tile=(tile_ra, tile_dec), tile_index=(ix, iy), orientat=orientat,
+                visit_sky=visit_sky, err=err, names=(root, asn, visit), overwrite=overwrite)
     truth_file = os.path.join(outdir, "truth.json")
     write_json(truth_file, truth)
-    return MosaicTruth(paths=tuple(sorted(paths)), sky=sky_truth, gradient=grads,
+    exposures = truth["exposures"]
+    return MosaicTruth(paths=tuple(sorted(os.path.join(outdir, f"{root}_flt.fits") for root in exposures)),
+                       sky={root: x["sky"] for root, x in exposures.items()},
+                       gradient={root: (x["gx"], x["gy"]) for root, x in exposures.items()},
                        truth_file=truth_file)
+
+
+def _folder(outdir: str | os.PathLike) -> str:
+    """``outdir`` as str, created if needed (a path that is a file is refused)."""
+    if not isinstance(outdir, (str, os.PathLike)):
+        raise ParameterError(f"outdir={outdir!r}: give a folder path")
+    outdir = os.fspath(outdir)
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise WriteError(f"outdir={outdir!r}: is a file, not a folder; give a folder path")
+    os.makedirs(outdir, exist_ok=True)
+    return outdir
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """What every exposure of one synthetic mosaic shares."""
+
+    size: int
+    seed: int
+    gradient: float
+    nebula: float
+    extent: float
+    noise: bool
+    distortion: bool
+    stars: tuple  # (ra, dec, flux) arrays
+
+
+def _visit_error(seed: int, t: int, misalign: tuple[float, float]) -> tuple[float, float, float]:
+    """Tile ``t``'s known WCS error: (dx arcsec, dy arcsec, rotation deg)."""
+    mrng = np.random.default_rng([seed, t, 4242])
+    r = mrng.uniform(0.3, 1.0) * misalign[0]
+    phi = mrng.uniform(0, 2 * np.pi)
+    return float(r * np.cos(phi)), float(r * np.sin(phi)), float(mrng.uniform(-1, 1) * misalign[1])
+
+
+def _write_exposure(path: str, scene: _Scene, *, t: int, e: int, tile: tuple[float, float],
+                    tile_index: tuple[float, float], orientat: float, visit_sky: float,
+                    err: tuple[float, float, float], names: tuple[str, str, str], overwrite: bool) -> dict:
+    """Render and write exposure ``e`` of tile ``t`` (dithered from the tile centre, with
+    the visit's WCS error in its header); its entry of ``truth.json``."""
+    size = scene.size
+    root, asn, visit = names
+    rng = np.random.default_rng([scene.seed, t, e])
+    base = WCS(simulate_exposure_headers(crval=tile, orientat=orientat, size=size, distortion=False))
+    off = np.array([3.5, 4.5]) * size / 1014.0 * e
+    ra_e, dec_e = base.wcs_pix2world([[(size + 1) / 2.0 + off[0], (size + 1) / 2.0 + off[1]]], 1)[0]
+    o_e = orientat + 0.0004 * e
+    hdr = simulate_exposure_headers(crval=(ra_e, dec_e), orientat=o_e, size=size, distortion=scene.distortion)
+    wcs = WCS(hdr)
+    sky = float(min(1.4, max(0.8, visit_sky + rng.normal(0.0, 0.02))))
+    gx = float(rng.uniform(-scene.gradient, scene.gradient)) if scene.gradient else 0.0
+    gy = float(rng.uniform(-scene.gradient, scene.gradient)) if scene.gradient else 0.0
+    sci, errarr, dq = _render(wcs, size, sky, gx, gy, scene.nebula, scene.extent, scene.seed, *scene.stars,
+                              rng, scene.noise)
+    true_crval = [float(hdr["CRVAL1"]), float(hdr["CRVAL2"])]
+    true_cd = [[float(hdr["CD1_1"]), float(hdr["CD1_2"])], [float(hdr["CD2_1"]), float(hdr["CD2_2"])]]
+    if any(err):
+        _perturb(hdr, *err)
+    _write_flt(path, hdr, sci, errarr, dq, root=root, asn=asn, visit=visit, e=e, dither=off, overwrite=overwrite)
+    return {"sky": sky, "gx": gx, "gy": gy, "visit": visit, "asn_id": asn,
+            "tile_ix": tile_index[0], "tile_iy": tile_index[1], "orientat": o_e,
+            "crval": [ra_e, dec_e], "dither_pix": [float(off[0]), float(off[1])],
+            "true_crval": true_crval, "true_cd": true_cd}
 
 
 def _stars(seed: int, nstars: int, extent: float):
@@ -315,7 +348,7 @@ def _stars(seed: int, nstars: int, extent: float):
     return star_ra, star_dec, star_flux
 
 
-def star_catalog(truth_file: str | os.PathLike):
+def star_catalog(truth_file: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The true stars of a synthetic mosaic: ``(ra, dec, flux)`` arrays (deg, deg, e-/s).
 
     They are drawn again from the seed recorded in ``truth.json`` (the generator is
@@ -382,7 +415,7 @@ def _render(wcs, size, sky, gx, gy, nebula, extent, seed, star_ra, star_dec, sta
     half = 4
     offs = np.arange(-half, half + 1)
     for x0, y0, f in zip(sx[inside], sy[inside], star_flux[inside]):
-        ix, iy = int(round(x0)), int(round(y0))
+        ix, iy = int(round(x0)), int(round(y0))  # noqa: RUF046 - numpy < 2 rounds a float64 to a float64
         cols = ix + offs
         rows = iy + offs
         px = np.exp(-0.5 * ((cols - x0) / sigma) ** 2)

@@ -8,9 +8,10 @@ Results are frozen dataclasses (:class:`SkyResult` and friends).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -43,6 +44,7 @@ class PixelSource(Protocol):
     token: str
 
     def read(self) -> ChipPixels:  # pragma: no cover - protocol
+        """The chip's science pixels, DQ and mask."""
         ...
 
 
@@ -60,6 +62,7 @@ class InMemoryPixels:
     token: str = field(default_factory=lambda: f"mem:{uuid.uuid4().hex}")
 
     def read(self) -> ChipPixels:
+        """The pixels, as held (not copied)."""
         return ChipPixels(self.data, self.dq, self.mask)
 
 
@@ -156,7 +159,7 @@ class ChipSky:
     @property
     def coefficients(self) -> tuple[float, ...]:
         """The model's coefficients ``SKYCij`` in data units (``(sky,)`` for a constant)."""
-        return self.coeffs if self.coeffs else (self.sky,)
+        return self.coeffs or (self.sky,)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,15 @@ writing pictures to files is :mod:`skymatch.io`'s job (``io.save_figure``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is imported only when something is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_mdrizsky", "plot_mosaic", "mosaic_limits", "render_mosaic", "comparison_figures",
            "flatness_figure", "alignment_residuals_figure", "draw_alignment_residuals"]
@@ -27,7 +32,7 @@ METHOD_STYLE = MappingProxyType({
 
 
 def _current_axes():
-    """pyplot's current Axes (what ``ax=None`` draws on)."""
+    """The current Axes of pyplot (what ``ax=None`` draws on)."""
     import matplotlib.pyplot as plt
 
     return plt.gca()
@@ -68,7 +73,7 @@ def plot_mdrizsky(table, *, ax=None):
     return ax
 
 
-def mosaic_limits(images: Sequence[np.ndarray], lower: float = 1.0, upper: float = 99.5):
+def mosaic_limits(images: Sequence[np.ndarray], lower: float = 1.0, upper: float = 99.5) -> tuple[float, float]:
     """Common display limits (percentiles of the finite pixels of all ``images``)."""
     vals = np.concatenate([np.asarray(im)[np.isfinite(im)].ravel()[::7] for im in images])
     if vals.size == 0:
@@ -77,7 +82,7 @@ def mosaic_limits(images: Sequence[np.ndarray], lower: float = 1.0, upper: float
     return float(lo), float(hi if hi > lo else lo + 1.0)
 
 
-def plot_mosaic(sci: np.ndarray, *, ax=None, limits=None, title: str | None = None):
+def plot_mosaic(sci: np.ndarray, *, ax=None, limits=None, title: str | None = None) -> Axes:
     """Show a mosaic with an asinh stretch (NaN = no data, drawn dark grey)."""
     from astropy.visualization import AsinhStretch, ImageNormalize
 
@@ -129,7 +134,7 @@ def comparison_figures(mosaics: Mapping[str, np.ndarray], table) -> dict:
     return out
 
 
-def flatness_figure(flatness, *, ax=None, title: str | None = None, limit: float | None = None):
+def flatness_figure(flatness, *, ax=None, title: str | None = None, limit: float | None = None) -> Axes:
     """The overlap residuals of a sky result, drawn on the sky: every overlap cell at its
     position (tangent plane, arcmin; East to the left), coloured by the difference of the
     two exposures after their skies are removed.  A seam is a coloured stripe.
@@ -163,7 +168,7 @@ def flatness_figure(flatness, *, ax=None, title: str | None = None, limit: float
     return ax
 
 
-def alignment_residuals_figure(result, *, ylimit: float | None = None):
+def alignment_residuals_figure(result, *, ylimit: float | None = None) -> Figure:
     """TweakReg's residual plots on a private Figure (for a file): see
     :func:`draw_alignment_residuals`.  Returns the Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -175,7 +180,7 @@ def alignment_residuals_figure(result, *, ylimit: float | None = None):
     return draw_alignment_residuals(result, fig=fig, ylimit=ylimit)
 
 
-def draw_alignment_residuals(result, *, fig=None, ylimit: float | None = None):
+def draw_alignment_residuals(result, *, fig=None, ylimit: float | None = None) -> Figure:
     """TweakReg's residual plots: per aligned image, fit residuals (reference pixels)
     against x and against y of the reference frame.
 

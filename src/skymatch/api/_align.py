@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ParameterError, SkymatchError
 from . import _choices
@@ -41,6 +42,34 @@ def _need_align_extra() -> None:
     except ImportError as exc:
         raise SkymatchError(f"alignment needs photutils and tweakwcs ({exc.name} is missing); "
                             "install them with: pip install 'skymatch[align]'") from None
+
+
+def _source_finding(*, threshold: Any, conv_width: Any, peakmin: Any, peakmax: Any, nbright: Any) -> dict:
+    """TweakReg's imagefindpars checked: :class:`~skymatch.core._sources.SourceFindParams` keywords."""
+    peakmin_v = as_float(peakmin, "peakmin", optional=True)
+    peakmax_v = as_float(peakmax, "peakmax", optional=True)
+    check_range_order(peakmin_v, peakmax_v, "peakmin", "peakmax")
+    return dict(threshold=as_float(threshold, "threshold", minimum=0.0, exclusive_minimum=True),
+                conv_width=as_float(conv_width, "conv_width", minimum=0.0, exclusive_minimum=True),
+                peakmin=peakmin_v, peakmax=peakmax_v,
+                nbright=as_int(nbright, "nbright", optional=True, minimum=1))
+
+
+def _matching_and_fitting(*, minobj: Any, searchrad: Any, separation: Any, tolerance: Any, use2dhist: Any,
+                          expand_refcat: Any, enforce_user_order: Any, fitgeometry: Any, nclip: Any,
+                          sigma: Any, unweighted: Any) -> dict:
+    """The matching and fit options checked: :class:`~skymatch.core._align.AlignParams` keywords."""
+    return dict(minobj=as_int(minobj, "minobj", minimum=1),
+                searchrad=as_float(searchrad, "searchrad", minimum=0.0, exclusive_minimum=True),
+                separation=as_float(separation, "separation", minimum=0.0),
+                tolerance=as_float(tolerance, "tolerance", minimum=0.0, exclusive_minimum=True),
+                use2dhist=as_bool(use2dhist, "use2dhist"),
+                expand_refcat=as_bool(expand_refcat, "expand_refcat"),
+                enforce_user_order=as_bool(enforce_user_order, "enforce_user_order"),
+                fitgeometry=as_choice(fitgeometry, "fitgeometry", _choices.FITGEOMETRIES),
+                nclip=as_int(nclip, "nclip", minimum=0),
+                sigma=as_float(sigma, "sigma", minimum=0.0, exclusive_minimum=True),
+                weighted=not as_bool(unweighted, "unweighted"))
 
 
 @fill
@@ -168,24 +197,12 @@ def align(
     """
     call = dict(locals())
     inputs = as_inputs(inputs)
-    peakmin_v = as_float(peakmin, "peakmin", optional=True)
-    peakmax_v = as_float(peakmax, "peakmax", optional=True)
-    check_range_order(peakmin_v, peakmax_v, "peakmin", "peakmax")
-    find_kw = dict(threshold=as_float(threshold, "threshold", minimum=0.0, exclusive_minimum=True),
-                   conv_width=as_float(conv_width, "conv_width", minimum=0.0, exclusive_minimum=True),
-                   peakmin=peakmin_v, peakmax=peakmax_v,
-                   nbright=as_int(nbright, "nbright", optional=True, minimum=1))
-    fit_kw = dict(minobj=as_int(minobj, "minobj", minimum=1),
-                  searchrad=as_float(searchrad, "searchrad", minimum=0.0, exclusive_minimum=True),
-                  separation=as_float(separation, "separation", minimum=0.0),
-                  tolerance=as_float(tolerance, "tolerance", minimum=0.0, exclusive_minimum=True),
-                  use2dhist=as_bool(use2dhist, "use2dhist"),
-                  expand_refcat=as_bool(expand_refcat, "expand_refcat"),
-                  enforce_user_order=as_bool(enforce_user_order, "enforce_user_order"),
-                  fitgeometry=as_choice(fitgeometry, "fitgeometry", _choices.FITGEOMETRIES),
-                  nclip=as_int(nclip, "nclip", minimum=0),
-                  sigma=as_float(sigma, "sigma", minimum=0.0, exclusive_minimum=True),
-                  weighted=not as_bool(unweighted, "unweighted"))
+    find_kw = _source_finding(threshold=threshold, conv_width=conv_width, peakmin=peakmin, peakmax=peakmax,
+                              nbright=nbright)
+    fit_kw = _matching_and_fitting(minobj=minobj, searchrad=searchrad, separation=separation, tolerance=tolerance,
+                                   use2dhist=use2dhist, expand_refcat=expand_refcat,
+                                   enforce_user_order=enforce_user_order, fitgeometry=fitgeometry, nclip=nclip,
+                                   sigma=sigma, unweighted=unweighted)
     dqbits = as_bits(dqbits, "dqbits")
     group = as_choice(group, "group", _choices.GROUPINGS)
     update_header = as_bool(update_header, "update_header")
@@ -200,7 +217,6 @@ def align(
     _need_align_extra()
 
     from ..alignment import align as align_images
-    from ..alignment import write_shiftfile
     from ..core._align import AlignParams
     from ..core._sources import SourceFindParams
     from ._results_align import AlignResult
@@ -210,24 +226,32 @@ def align(
         r = align_images(inputs, find=SourceFindParams(**find_kw), params=AlignParams(**fit_kw), group=group,
                          dqbits=dqbits, update_header=update_header, wcsname=wcsname, jobs=jobs,
                          progress=callback)
-        if shiftfile:
-            write_shiftfile(r, shiftfile)
-        if table:
-            from ..io import write_table
-
-            write_table(r.table(), table)
-        if residuals_plot:
-            from ..io import save_figure
-            from ..plotting import alignment_residuals_figure
-
-            save_figure(alignment_residuals_figure(r, ylimit=ylimit), residuals_plot, dpi=100)
+        _write_align_files(r, shiftfile=shiftfile, table=table, residuals_plot=residuals_plot, ylimit=ylimit)
         if log is not None:
             log.record("fits (shifts and RMS in reference pixels, rotation in degrees):\n"
-                      + "\n".join(r.table().pformat(max_lines=-1, max_width=-1)))
+                       + "\n".join(r.table().pformat(max_lines=-1, max_width=-1)))
             log.record_mapping("files", {"updated": list(r.updated), "shiftfile": shiftfile, "table": table,
-                                        "residuals_plot": residuals_plot})
+                                         "residuals_plot": residuals_plot})
     return AlignResult(**base_values(r), shiftfile=shiftfile, table_file=table, residuals_plot=residuals_plot,
                        log_file=log_path, parameters=call)
+
+
+def _write_align_files(r, *, shiftfile: str | None, table: str | None, residuals_plot: str | None,
+                       ylimit: float | None) -> None:
+    """The shift file, the fit table and the residuals plot that were asked for."""
+    if shiftfile:
+        from ..alignment import write_shiftfile
+
+        write_shiftfile(r, shiftfile)
+    if table:
+        from ..io import write_table
+
+        write_table(r.table(), table)
+    if residuals_plot:
+        from ..io import save_figure
+        from ..plotting import alignment_residuals_figure
+
+        save_figure(alignment_residuals_figure(r, ylimit=ylimit), residuals_plot, dpi=100)
 
 
 def tweakback(

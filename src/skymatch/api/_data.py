@@ -4,13 +4,14 @@ looking at data."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import SkymatchError, WriteError
 from ._docs import fill
 from ._progress import check_progress
 from ._sky import Inputs, Progress
-from ._validate import as_bool, as_float, as_inputs, as_int, as_pair, as_path, as_table_path, reject
+from ._validate import as_bool, as_float, as_inputs, as_int, as_outdir, as_pair, as_table_path, reject
 
 if TYPE_CHECKING:
     from ._results_data import FetchResult, MosaicTruth, SummaryResult
@@ -138,7 +139,7 @@ def fetch(
         raise reject("proposal", proposal, "give an HST proposal id, e.g. 12812")
     filters = _names_list(filter, "filter")
     kinds = _names_list(products, "products")
-    outdir = as_path(outdir, "outdir")
+    outdir = as_outdir(outdir)
     dry_run = as_bool(dry_run, "dry_run")
     check_progress(progress)
 
@@ -229,7 +230,7 @@ def demo_data(
     --------
     >>> t = skymatch.demo_data("demo/data", misalign=(1.0, 0.02), drz=True)  # doctest: +SKIP
     """
-    outdir = as_path(outdir, "outdir")
+    outdir = as_outdir(outdir)
     tiles = as_pair(tiles, "tiles", kind="int", minimum=1)
     size = as_int(size, "size", minimum=16)
     seed = as_int(seed, "seed", minimum=0)

@@ -7,8 +7,9 @@ function's numpydoc ``Parameters`` section.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 __all__ = ["fill", "SNIPPETS"]
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ParameterError
 from . import _choices
 from ._choices import DEFAULT_SKYMETHOD
 from ._docs import fill
-from ._options import compat_option, cosmic_ray_options, drizzle_options, sky_model_options, sky_options
+from ._options import (
+    DRIZZLE_OPTIONS,
+    SKY_OPTIONS,
+    compat_option,
+    cosmic_ray_options,
+    drizzle_options,
+    options_of,
+    sky_model_options,
+    sky_options,
+)
 from ._progress import check_progress
 from ._session import session
 from ._sky import Inputs, Progress
@@ -20,8 +30,8 @@ from ._validate import (
     as_jobs,
     as_log_file,
     as_names,
+    as_outdir,
     as_output,
-    as_path,
     as_skymethod,
     as_str,
 )
@@ -37,6 +47,28 @@ def _log_products(log, r) -> None:
         return
     log.record_mapping("timings (s)", r.timings)
     log.record_mapping("products", {label: ", ".join(paths) for label, paths in r.products.items()})
+
+
+def _log_run(log, r, method: str) -> None:
+    if log is not None:
+        log.record_mapping(f"MDRIZSKY ({method}, data units)", {c.name: c.sky for c in r.sky.result.chips})
+    _log_products(log, r)
+
+
+def _log_compare(log, r) -> None:
+    if log is not None:
+        log.record("MDRIZSKY per method (data units):\n" + "\n".join(r.table.pformat(max_lines=-1, max_width=-1)))
+        log.record_mapping("pictures and tables", {k: v for k, v in r.extras.items() if k != "mosaics"})
+    _log_products(log, r)
+
+
+def _compare_packages(*, pictures: bool) -> tuple[str, ...] | None:
+    """The packages whose versions the compare log records (None: the default list)."""
+    if not pictures:
+        return None
+    from ..io._logfile import DEFAULT_PACKAGES
+
+    return (*DEFAULT_PACKAGES, "pillow")
 
 
 @fill
@@ -109,11 +141,7 @@ def drizzle(
     output = as_output(output)
     skysub = as_bool(skysub, "skysub")
     use_static = as_bool(use_static, "use_static")
-    params, frame = drizzle_options(
-        final_bits=final_bits, final_kernel=final_kernel, final_pixfrac=final_pixfrac,
-        final_fillval=final_fillval, final_units=final_units, final_wcs=final_wcs, final_rot=final_rot,
-        final_scale=final_scale, final_ra=final_ra, final_dec=final_dec, final_outnx=final_outnx,
-        final_outny=final_outny, final_refimage=final_refimage, stepsize=stepsize)
+    params, frame = drizzle_options(**options_of(call, DRIZZLE_OPTIONS))
     build = as_bool(build, "build")
     overwrite = as_bool(overwrite, "overwrite")
     # The drizzle runs in this process for now: jobs and dask are checked, not used yet.
@@ -233,16 +261,10 @@ def run(
     output = as_output(output)
     method = as_skymethod(skymethod)
     _, model_kw = sky_model_options(sky_model, compat=compat)
-    opts = sky_options(skystat=skystat, skywidth=skywidth, skylower=skylower, skyupper=skyupper,
-                       skyclip=skyclip, skylsigma=skylsigma, skyusigma=skyusigma, sky_bits=sky_bits,
-                       use_static=use_static, match_down=match_down, allow_empty=allow_empty)
+    opts = sky_options(**options_of(call, SKY_OPTIONS))
     compat = compat_option(compat)
     readonly = as_bool(readonly, "readonly")
-    params, frame = drizzle_options(
-        final_bits=final_bits, final_kernel=final_kernel, final_pixfrac=final_pixfrac,
-        final_fillval=final_fillval, final_units=final_units, final_wcs=final_wcs, final_rot=final_rot,
-        final_scale=final_scale, final_ra=final_ra, final_dec=final_dec, final_outnx=final_outnx,
-        final_outny=final_outny, final_refimage=final_refimage, stepsize=stepsize)
+    params, frame = drizzle_options(**options_of(call, DRIZZLE_OPTIONS))
     build = as_bool(build, "build")
     overwrite = as_bool(overwrite, "overwrite")
     cosmic_ray_options(driz_separate=driz_separate, median=median, blot=blot, driz_cr=driz_cr)
@@ -259,18 +281,14 @@ def run(
         r = run_pipeline(inputs, output, method=method, compat=compat, readonly=readonly, frame=frame,
                          build=build, overwrite=overwrite, jobs=jobs, dask=dask, progress=callback,
                          drizzle=params, **opts, **model_kw)
-        if log is not None:
-            log.record_mapping(f"MDRIZSKY ({method}, data units)", {c.name: c.sky for c in r.sky.result.chips})
-        _log_products(log, r)
+        _log_run(log, r, method)
     values = base_values(r)
     values["sky"] = SkyRun(**base_values(r.sky), log_file=log_path,
                            parameters={k: v for k, v in call.items() if k in _SKY_KEYS})
     return MosaicRun(**values, output=output, log_file=log_path, parameters=call)
 
 
-_SKY_KEYS = ("inputs", "skymethod", "sky_model", "skystat", "skywidth", "skylower", "skyupper", "skyclip",
-             "skylsigma", "skyusigma", "sky_bits", "use_static", "match_down", "allow_empty", "compat",
-             "readonly", "jobs", "dask")
+_SKY_KEYS = ("inputs", "skymethod", "sky_model", *SKY_OPTIONS, "compat", "readonly", "jobs", "dask")
 
 
 def _prefix(value: Any) -> str | None:
@@ -374,20 +392,14 @@ def compare(
     """
     call = dict(locals())
     inputs = as_inputs(inputs)
-    outdir = as_path(outdir, "outdir")
+    outdir = as_outdir(outdir)
     method_list = as_names(methods, "methods", lambda text: as_skymethod(text, "methods"))
     models, model_kw = sky_model_options(sky_model, several=True, compat=compat)
     prefix = _prefix(prefix)
     pictures = as_bool(pictures, "pictures")
-    opts = sky_options(skystat=skystat, skywidth=skywidth, skylower=skylower, skyupper=skyupper,
-                       skyclip=skyclip, skylsigma=skylsigma, skyusigma=skyusigma, sky_bits=sky_bits,
-                       use_static=use_static, match_down=match_down, allow_empty=allow_empty)
+    opts = sky_options(**options_of(call, SKY_OPTIONS))
     compat = compat_option(compat)
-    params, frame = drizzle_options(
-        final_bits=final_bits, final_kernel=final_kernel, final_pixfrac=final_pixfrac,
-        final_fillval=final_fillval, final_units=final_units, final_wcs=final_wcs, final_rot=final_rot,
-        final_scale=final_scale, final_ra=final_ra, final_dec=final_dec, final_outnx=final_outnx,
-        final_outny=final_outny, final_refimage=final_refimage, stepsize=stepsize)
+    params, frame = drizzle_options(**options_of(call, DRIZZLE_OPTIONS))
     build = as_bool(build, "build")
     overwrite = as_bool(overwrite, "overwrite")
     jobs = as_jobs(jobs)
@@ -399,20 +411,11 @@ def compare(
     from ._results_sky import CompareRun, SkyRun
     from ._tabular import base_values
 
-    packages = None
-    if pictures:
-        from ..io._logfile import DEFAULT_PACKAGES
-
-        packages = DEFAULT_PACKAGES + ("pillow",)
-    with session("compare", call, log_path, progress, packages=packages) as (callback, log):
+    with session("compare", call, log_path, progress, packages=_compare_packages(pictures=pictures)) as (callback, log):
         r = run_compare(inputs, outdir, methods=method_list, compat=compat, prefix=prefix, frame=frame,
                         build=build, overwrite=overwrite, pictures=pictures, jobs=jobs, dask=dask,
                         progress=callback, drizzle=params, **opts, **model_kw)
-        if log is not None:
-            log.record("MDRIZSKY per method (data units):\n" + "\n".join(r.table.pformat(max_lines=-1,
-                                                                                        max_width=-1)))
-            log.record_mapping("pictures and tables", {k: v for k, v in r.extras.items() if k != "mosaics"})
-        _log_products(log, r)
+        _log_compare(log, r)
     values = base_values(r)
     values["sky"] = SkyRun(**base_values(r.sky), log_file=log_path)
     return CompareRun(**values, outdir=outdir, prefix=prefix or default_prefix(r.chips),

@@ -4,6 +4,7 @@ only keeps the checks (and their messages) in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..exceptions import ParameterError
@@ -20,7 +21,21 @@ from ._validate import (
     check_range_order,
 )
 
-__all__ = ["sky_options", "compat_option", "sky_model_options", "drizzle_options", "cosmic_ray_options"]
+__all__ = ["sky_options", "compat_option", "sky_model_options", "drizzle_options", "cosmic_ray_options",
+           "SKY_OPTIONS", "DRIZZLE_OPTIONS", "options_of"]
+
+# The public keywords of each block, in signature order (a new option goes into the
+# block's function below, its tuple here, the public signatures and api/_docs.py).
+SKY_OPTIONS = ("skystat", "skywidth", "skylower", "skyupper", "skyclip", "skylsigma", "skyusigma", "sky_bits",
+               "use_static", "match_down", "allow_empty")
+DRIZZLE_OPTIONS = ("final_bits", "final_kernel", "final_pixfrac", "final_fillval", "final_units", "final_wcs",
+                   "final_rot", "final_scale", "final_ra", "final_dec", "final_outnx", "final_outny",
+                   "final_refimage", "stepsize")
+
+
+def options_of(call: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """The arguments of a public call (its ``locals()``) that one option block takes."""
+    return {name: call[name] for name in names}
 
 
 def sky_options(*, skystat: Any, skywidth: Any, skylower: Any, skyupper: Any, skyclip: Any,

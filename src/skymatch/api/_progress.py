@@ -9,8 +9,9 @@ ever sees a callable (or None).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..exceptions import ParameterError
 

@@ -4,9 +4,10 @@ extended (subclasses)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..alignment import AlignResult as _AlignResult
 from ..alignment import TweakbackResult as _TweakbackResult

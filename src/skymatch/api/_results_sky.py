@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..pipeline import DrizzleRun as _DrizzleRun
 from ..pipeline import SkyRun as _SkyRun
@@ -104,8 +105,8 @@ class SkyRun(Tabular, _SkyRun):
                 f"{wrote}" + (f", log {self.log_file}" if self.log_file else ""))
 
     def _notes(self) -> list[str]:
-        return [f"mdrizsky in data units ({data_units(self.chips)}); sky_brightness in "
-                f"{brightness_units(self.chips)}"]
+        return [(f"mdrizsky in data units ({data_units(self.chips)}); sky_brightness in "
+                 f"{brightness_units(self.chips)}")]
 
 
 # ---------------------------------------------------------------- mosaics

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ParameterError
 from ._choices import DEFAULT_SKYMETHOD
 from ._docs import fill
-from ._options import compat_option, sky_model_options, sky_options
+from ._options import SKY_OPTIONS, compat_option, options_of, sky_model_options, sky_options
 from ._progress import check_progress
 from ._session import session
 from ._validate import (
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["sky", "Inputs", "Progress", "DEFAULT_LOG"]
 
-Inputs = Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]]
-Progress = Union[bool, Callable[[str, int, int], None], None]
+Inputs = str | os.PathLike | Sequence[str | os.PathLike]
+Progress = bool | Callable[[str, int, int], None] | None
 DEFAULT_LOG = "skymatch.log"
 
 
@@ -121,10 +122,29 @@ def sky(
     inputs = as_inputs(inputs)
     method = as_skymethod(skymethod)
     _, model_kw = sky_model_options(sky_model, compat=compat)
-    opts = sky_options(skystat=skystat, skywidth=skywidth, skylower=skylower, skyupper=skyupper,
-                       skyclip=skyclip, skylsigma=skylsigma, skyusigma=skyusigma, sky_bits=sky_bits,
-                       use_static=use_static, match_down=match_down, allow_empty=allow_empty)
+    opts = sky_options(**options_of(call, SKY_OPTIONS))
     compat = compat_option(compat)
+    skyfile, skyuser, readonly, subtract = _user_sky_and_writing(skyfile, skyuser, readonly, subtract)
+    table = as_table_path(table)
+    jobs = as_jobs(jobs)
+    dask = as_dask(dask)
+    check_progress(progress)
+    log_path = as_log_file(log_file, DEFAULT_LOG)
+
+    from ..pipeline import run_sky
+    from ._results_sky import SkyRun
+    from ._tabular import base_values
+
+    with session("sky", call, log_path, progress) as (callback, log):
+        r = run_sky(inputs, method=method, compat=compat, readonly=readonly, subtract=subtract,
+                    skyfile=skyfile, skyuser=skyuser, table=table, jobs=jobs, dask=dask,
+                    progress=callback, **opts, **model_kw)
+        _log_sky(log, r, table)
+    return SkyRun(**base_values(r), table_file=table, log_file=log_path, parameters=call)
+
+
+def _user_sky_and_writing(skyfile: Any, skyuser: Any, readonly: Any, subtract: Any) -> tuple:
+    """``skyfile``, ``skyuser``, ``readonly`` and ``subtract`` checked, each and together."""
     skyfile = as_path(skyfile, "skyfile", optional=True)
     skyuser = as_str(skyuser, "skyuser", optional=True)
     readonly = as_bool(readonly, "readonly")
@@ -134,23 +154,16 @@ def sky(
     if subtract and readonly:
         raise ParameterError("subtract=True and readonly=True exclude each other: a read-only run "
                              "changes no pixel")
-    table = as_table_path(table)
-    jobs = as_jobs(jobs)
-    dask = as_dask(dask)
-    check_progress(progress)
-    log_path = as_log_file(log_file, DEFAULT_LOG)
+    return skyfile, skyuser, readonly, subtract
 
-    from ..pipeline import run_sky
-    from ._results_sky import SkyRun
-    from ._tabular import base_values, data_units
 
-    with session("sky", call, log_path, progress) as (callback, log):
-        r = run_sky(inputs, method=method, compat=compat, readonly=readonly, subtract=subtract,
-                    skyfile=skyfile, skyuser=skyuser, table=table, jobs=jobs, dask=dask,
-                    progress=callback, **opts, **model_kw)
-        if log is not None:
-            log.record_mapping(f"MDRIZSKY ({r.result.method}, data units: {data_units(r.chips)})",
-                              {c.name: c.sky for c in r.result.chips})
-            log.record_mapping("timings (s)", r.timings)
-            log.record(f"headers written: {len(r.written)} file(s)" + (f"; table: {table}" if table else ""))
-    return SkyRun(**base_values(r), table_file=table, log_file=log_path, parameters=call)
+def _log_sky(log, r, table: str | None) -> None:
+    """The sky run's results in its log (when there is one)."""
+    if log is None:
+        return
+    from ._tabular import data_units
+
+    log.record_mapping(f"MDRIZSKY ({r.result.method}, data units: {data_units(r.chips)})",
+                       {c.name: c.sky for c in r.result.chips})
+    log.record_mapping("timings (s)", r.timings)
+    log.record(f"headers written: {len(r.written)} file(s)" + (f"; table: {table}" if table else ""))

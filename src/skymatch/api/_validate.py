@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from ..exceptions import ParameterError, WriteError
 
 __all__ = [
     "as_bool", "as_optional_bool", "as_float", "as_int", "as_choice", "as_str", "as_path",
     "as_names", "as_bits", "as_inputs", "as_jobs", "as_dask", "as_log_file", "as_table_path",
-    "as_output", "as_skymethod", "as_sky_models", "as_pair", "check_range_order", "reject",
+    "as_output", "as_outdir", "as_skymethod", "as_sky_models", "as_pair", "check_range_order", "reject",
 ]
 
 
@@ -73,9 +74,8 @@ def as_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | 
         raise reject(name, value, "give a whole number")
     if _is_bool(value):
         raise reject(name, value, "give a whole number" + (" or None" if optional else ""))
-    if isinstance(value, numbers.Integral):
-        v = int(value)
-    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
+    whole_float = isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer()
+    if isinstance(value, numbers.Integral) or whole_float:
         v = int(value)
     else:
         raise reject(name, value, "give a whole number" + (" or None" if optional else ""))
@@ -259,6 +259,14 @@ def as_output(value: Any, name: str = "output") -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise WriteError(f"{name}={value!r}: the directory {folder} does not exist; create it first")
+    return path
+
+
+def as_outdir(value: Any, name: str = "outdir") -> str:
+    """A folder path (created later if missing); an existing file there is refused."""
+    path = as_path(value, name)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise WriteError(f"{name}={value!r}: is a file, not a folder; give a folder path")
     return path
 
 

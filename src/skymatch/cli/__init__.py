@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 from .._version import __version__
 from ..exceptions import SkymatchError, SkymatchWarning
@@ -65,7 +65,7 @@ def _setup_logging(verbosity: int) -> None:
     logger.propagate = False
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001 - warnings.showwarning's signature
     kind = "warning" if issubclass(category, SkymatchWarning) else category.__name__
     print(f"skymatch: {kind}: {message}", file=sys.stderr)
 

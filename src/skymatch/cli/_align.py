@@ -82,6 +82,11 @@ def _cmd_tweakback(a) -> int:
 
 def add_align_commands(sub) -> None:
     """Register ``align`` and ``tweakback``."""
+    _add_align_command(sub)
+    _add_tweakback_command(sub)
+
+
+def _add_align_command(sub) -> None:
     d = api_defaults(api.align)
     p = sub.add_parser("align",
                        help="align images to the first one (TweakReg on tweakwcs, photutils sources)",
@@ -92,6 +97,19 @@ def add_align_commands(sub) -> None:
                    help="files in alignment order (@list keeps its order; first = reference)")
     p.add_argument("--group", choices=_choices.GROUPINGS, default=d["group"],
                    help="one correction per file or per ASN_ID (auto: per file for DRZ/DRC, else per ASN_ID)")
+    _add_source_finding(p, d)
+    _add_matching_and_fitting(p, d)
+    _add_align_output(p, d)
+    e = p.add_argument_group("execution")
+    e.add_argument("--jobs", type=int_or_none, default=d["jobs"], metavar="N",
+                   help="processes for source finding (default: one per core)")
+    e.add_argument("--workers", dest="jobs", type=int_or_none, help=argparse.SUPPRESS)  # old name
+    add_log_file(p, "skymatch.log in the current directory")
+    add_common(p)
+    p.set_defaults(func=_cmd_align, api=api.align)
+
+
+def _add_source_finding(p: argparse.ArgumentParser, d: dict) -> None:
     g = p.add_argument_group("source finding (TweakReg imagefindpars)")
     g.add_argument("--threshold", type=float, default=d["threshold"], metavar="SIGMA",
                    help="detection threshold, sigma")
@@ -105,6 +123,9 @@ def add_align_commands(sub) -> None:
                    help="keep only the N brightest sources per chip")
     g.add_argument("--dqbits", type=bits, default=d["dqbits"], metavar="BITS",
                    help="DQ flags counted as good (0: any flag is bad)")
+
+
+def _add_matching_and_fitting(p: argparse.ArgumentParser, d: dict) -> None:
     m = p.add_argument_group("matching and fitting")
     m.add_argument("--minobj", type=int, default=d["minobj"], metavar="N",
                    help="minimum sources and matched sources per image")
@@ -126,6 +147,9 @@ def add_align_commands(sub) -> None:
     m.add_argument("--sigma", type=float, default=d["sigma"], metavar="RMS", help="clipping limit, in RMS")
     m.add_argument("--unweighted", action=BoolFlag, default=d["unweighted"],
                    help="equal weights (TweakReg); off: weights from the expected centroid errors")
+
+
+def _add_align_output(p: argparse.ArgumentParser, d: dict) -> None:
     o = p.add_argument_group("output")
     o.add_argument("--update-header", action=BoolFlag, default=d["update_header"],
                    help="write the corrected WCS (previous one kept as an alternate WCS); all files or none")
@@ -136,14 +160,9 @@ def add_align_commands(sub) -> None:
                    help="save the fit residuals plot")
     o.add_argument("--ylimit", type=float_or_none, default=d["ylimit"], metavar="PX",
                    help="y-axis limit of the residuals plot, pixels")
-    e = p.add_argument_group("execution")
-    e.add_argument("--jobs", type=int_or_none, default=d["jobs"], metavar="N",
-                   help="processes for source finding (default: one per core)")
-    e.add_argument("--workers", dest="jobs", type=int_or_none, help=argparse.SUPPRESS)  # old name
-    add_log_file(p, "skymatch.log in the current directory")
-    add_common(p)
-    p.set_defaults(func=_cmd_align, api=api.align)
 
+
+def _add_tweakback_command(sub) -> None:
     d = api_defaults(api.tweakback)
     t = sub.add_parser("tweakback",
                        help="propagate an aligned drizzled product's correction to its input chips",

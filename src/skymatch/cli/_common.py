@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 __all__ = [
     "Parser", "HelpFormatter", "BoolFlag", "api_defaults", "api_kwargs", "normalize_argv",
@@ -68,8 +69,8 @@ class BoolFlag(argparse.Action):
     """``--flag`` / ``--no-flag`` (AstroDrizzle's ``--flag True``/``False`` are turned
     into these by :func:`normalize_argv`)."""
 
-    def __init__(self, option_strings: Sequence[str], dest: str, default: Any = False,
-                 help: str | None = None, **kwargs: Any) -> None:  # noqa: A002 - argparse's name
+    def __init__(self, option_strings: Sequence[str], dest: str, default: Any = False,  # noqa: FBT002 - argparse's
+                 help: str | None = None, **kwargs: Any) -> None:  # noqa: A002, ARG002 - argparse's signature
         strings = []
         for s in option_strings:
             strings.append(s)
@@ -77,7 +78,7 @@ class BoolFlag(argparse.Action):
                 strings.append("--no-" + s[2:])
         super().__init__(strings, dest, nargs=0, default=default, help=help)
 
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ARG002 - argparse's signature
         setattr(namespace, self.dest, not str(option_string).startswith("--no-"))
 
     def format_usage(self) -> str:

@@ -39,66 +39,69 @@ def _wcs_line(label: str, errors: dict) -> str:
 
 
 def _cmd_demo(a) -> int:
-    from ..api._demo import (
-        MISALIGN,
-        NOTEBOOK_ALIGN,
-        NOTEBOOK_ALIGN_ORDER,
-        NOTEBOOK_DRIZZLE,
-        demo_sky_errors,
-        demo_wcs_errors,
-        prepare_demo,
-    )
-    from ._align import report_align
-    from ._sky import report_compare
+    from ..api._demo import MISALIGN, prepare_demo
 
     t0 = time.perf_counter()
     _step(1, "data: 9 visits x 2 WFC3/IR-like exposures with known skies and known WCS errors "
              f"(up to {MISALIGN[0]:g} arcsec, {MISALIGN[1]:g} deg), and visit-level DRZ products", t0)
     folders = prepare_demo(a.outdir, size=a.size, seed=a.seed)
-    data, work, truth_file, flts = folders.data, folders.work, folders.truth_file, folders.flts
-    print(f"pristine data: {data}; this demo works on a copy: {work}")
-    print_lines(api.summary(flts).to_table())
-    log_file = os.path.join(work, "skymatch.log")
-
+    print(f"pristine data: {folders.data}; this demo works on a copy: {folders.work}")
+    print_lines(api.summary(folders.flts).to_table())
+    log_file = os.path.join(folders.work, "skymatch.log")
     if _have_align_extra():
-        drz_list = folders.drz_list
-        _step(2, f"align the DRZ files in the notebook's order ({drz_list}) with its TweakReg parameters", t0)
-        r = api.align("@" + drz_list, **dict(NOTEBOOK_ALIGN), shiftfile=os.path.join(work, "shift4_drc.txt"),
-                      table=os.path.join(work, "align_fits.csv"),
-                      residuals_plot=os.path.join(work, "align_residuals.png"), log_file=log_file,
-                      progress=a.progress)
-        report_align(r)
-        _step(3, "tweakback: carry each visit's correction back to its FLT files", t0)
-        for v in sorted(NOTEBOOK_ALIGN_ORDER):
-            tb = api.tweakback(os.path.join(work, f"ibxl{v}030_drz.fits"), log_file=log_file)
-            print(tb.message if tb.message else
-                  f"{os.path.basename(tb.drz)}: {len(tb.updated)} file(s) updated, moved up to "
-                  f"{max(tb.shift_max):.3f} px")
-        before = demo_wcs_errors(folders, work=False)
-        after = demo_wcs_errors(folders, work=True)
-        print(_wcs_line("before alignment", before))
-        print(_wcs_line("after align + tweakback", after))
+        _demo_align(folders, log_file, a.progress, t0)
     else:
         _step(2, "align and tweakback skipped: they need pip install 'skymatch[align]' "
                  "(make demo installs it)", t0)
+    c = _demo_compare(folders, os.path.join(a.outdir, "compare"), a.progress, t0)
+    print(f"\ndemo done in {time.perf_counter() - t0:.0f} s. Where everything is:")
+    print(f"  data (pristine):   {folders.data}  (truth: {folders.truth_file})")
+    if _have_align_extra():
+        print(f"  aligned copy:      {folders.work}  (shift file shift4_drc.txt, align_fits.csv, "
+              "align_residuals.png)")
+    print(f"  mosaics and page:  {c.outdir}  (open {c.extras.get('html', 'index.html')})")
+    print(f"  log:               {log_file} and {c.log_file}")
+    return 0
+
+
+def _demo_align(folders, log_file: str, progress, t0: float) -> None:
+    """Steps 2 and 3: align the DRZ files as the notebook does, then tweakback."""
+    from ..api._demo import NOTEBOOK_ALIGN, NOTEBOOK_ALIGN_ORDER, demo_wcs_errors
+    from ._align import report_align
+
+    work, drz_list = folders.work, folders.drz_list
+    _step(2, f"align the DRZ files in the notebook's order ({drz_list}) with its TweakReg parameters", t0)
+    r = api.align("@" + drz_list, **dict(NOTEBOOK_ALIGN), shiftfile=os.path.join(work, "shift4_drc.txt"),
+                  table=os.path.join(work, "align_fits.csv"),
+                  residuals_plot=os.path.join(work, "align_residuals.png"), log_file=log_file,
+                  progress=progress)
+    report_align(r)
+    _step(3, "tweakback: carry each visit's correction back to its FLT files", t0)
+    for v in sorted(NOTEBOOK_ALIGN_ORDER):
+        tb = api.tweakback(os.path.join(work, f"ibxl{v}030_drz.fits"), log_file=log_file)
+        print(tb.message or f"{os.path.basename(tb.drz)}: {len(tb.updated)} file(s) updated, moved up to "
+              f"{max(tb.shift_max):.3f} px")
+    before = demo_wcs_errors(folders, work=False)
+    after = demo_wcs_errors(folders, work=True)
+    print(_wcs_line("before alignment", before))
+    print(_wcs_line("after align + tweakback", after))
+
+
+def _demo_compare(folders, out: str, progress, t0: float):
+    """Step 4: the four sky methods with the notebook's drizzle parameters, against the truth."""
+    from ..api._demo import NOTEBOOK_DRIZZLE, demo_sky_errors
+    from ._sky import report_compare
 
     _step(4, "compare the four sky methods, one mosaic each (the notebook's AstroDrizzle calls: "
              "final_bits=64, final_wcs, final_rot=257)", t0)
-    out = os.path.join(a.outdir, "compare")
-    c = api.compare(flts, outdir=out, **dict(NOTEBOOK_DRIZZLE), overwrite=True, progress=a.progress)
+    c = api.compare(folders.flts, outdir=out, **dict(NOTEBOOK_DRIZZLE), overwrite=True, progress=progress)
     report_compare(c)
     errors = demo_sky_errors(c.to_table(), folders)
     if "match" in errors:
         e = errors["match"]
         print(f"\nmatch vs the true sky differences between exposures: rms {e['rms']:.4f}, "
               f"max {e['max']:.4f} e-/s")
-    print(f"\ndemo done in {time.perf_counter() - t0:.0f} s. Where everything is:")
-    print(f"  data (pristine):   {data}  (truth: {truth_file})")
-    if _have_align_extra():
-        print(f"  aligned copy:      {work}  (shift file shift4_drc.txt, align_fits.csv, align_residuals.png)")
-    print(f"  mosaics and page:  {out}  (open {c.extras.get('html', 'index.html')})")
-    print(f"  log:               {log_file} and {c.log_file}")
-    return 0
+    return c
 
 
 def add_demo_command(sub) -> None:

@@ -127,7 +127,7 @@ def _print_sky(r, *, verbose: int) -> None:
         ext = cs.name[cs.name.rfind("["):] if "[" in cs.name else ""
         row = [os.path.basename(path), ext, str(c.meta.get("ROOTNAME", "")), f"{cs.sky:.8g}"]
         row += [units[cs.name]] if mixed else []
-        rows.append(row + ["yes" if cs.valid else "NO", cs.how])
+        rows.append([*row, "yes" if cs.valid else "NO", cs.how])
     sky_head = "MDRIZSKY" if mixed else f"MDRIZSKY [{_units(r.chips)}]"
     print_table(["file", "ext", "exposure", sky_head] + (["units"] if mixed else []) + ["valid", "how"], rows)
     compat = r.parameters.get("compat")
@@ -232,6 +232,13 @@ _INPUTS_HELP = "files, globs ('*flt.fits'), comma-separated lists or @list files
 
 def add_sky_commands(sub) -> None:
     """Register ``sky``, ``drizzle``, ``run`` and ``compare``."""
+    _add_sky_command(sub)
+    _add_drizzle_command(sub)
+    _add_run_command(sub)
+    _add_compare_command(sub)
+
+
+def _add_sky_command(sub) -> None:
     d = api_defaults(api.sky)
     s = sub.add_parser("sky", help="compute the sky of every input and write MDRIZSKY",
                        description="Compute each exposure's sky and write MDRIZSKY into the SCI headers "
@@ -254,6 +261,8 @@ def add_sky_commands(sub) -> None:
     add_common(s)
     s.set_defaults(func=_cmd_sky, api=api.sky)
 
+
+def _add_drizzle_command(sub) -> None:
     d = api_defaults(api.drizzle)
     dz = sub.add_parser("drizzle", help="drizzle inputs (sky from their MDRIZSKY) into one mosaic",
                         description="Drizzle the inputs with the sky in their headers. "
@@ -269,6 +278,8 @@ def add_sky_commands(sub) -> None:
     add_common(dz)
     dz.set_defaults(func=_cmd_drizzle, api=api.drizzle)
 
+
+def _add_run_command(sub) -> None:
     d = api_defaults(api.run)
     r = sub.add_parser("run", help="AstroDrizzle one-shot without CR rejection: sky, then drizzle",
                        description="Compute the sky (writing MDRIZSKY) and drizzle the mosaic, as "
@@ -288,6 +299,8 @@ def add_sky_commands(sub) -> None:
     add_common(r)
     r.set_defaults(func=_cmd_run, api=api.run)
 
+
+def _add_compare_command(sub) -> None:
     d = api_defaults(api.compare)
     c = sub.add_parser("compare", help="all sky methods, one mosaic each, table, CSV, plots, GIF, page",
                        description="The notebook's four AstroDrizzle runs and its section 4 in one "

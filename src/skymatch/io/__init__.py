@@ -34,8 +34,8 @@ __all__ = [
     "update_headers_atomic",
     "write_sky",
 ]
-from ._tables import comparison_table, flatness_table, sky_table, write_table  # noqa: E402
-from ._usersky import read_skyfile, read_skyuser  # noqa: E402
+from ._tables import comparison_table, flatness_table, sky_table, write_table
+from ._usersky import read_skyfile, read_skyuser
 
 __all__ += ["comparison_table", "flatness_table", "read_skyfile", "read_skyuser", "sky_table", "write_table"]
 from ._products import (  # noqa: E402
@@ -50,11 +50,12 @@ from ._products import (  # noqa: E402
 )
 from ._report import header_summary, write_index_html  # noqa: E402
 
-__all__ += ["check_disk_space", "hdrtab", "header_sky_models", "hdrtab_rows", "read_product_image", "header_summary", "product_paths", "product_suffix", "write_index_html",
-            "write_products", "read_reference_wcs"]
+__all__ += ["check_disk_space", "hdrtab", "header_sky_models", "hdrtab_rows", "read_product_image",
+            "header_summary", "product_paths", "product_suffix", "write_index_html", "write_products",
+            "read_reference_wcs"]
 
 
-def read_reference_wcs(path: str):
+def read_reference_wcs(path: str) -> tuple:
     """The celestial WCS and shape of a reference image or header (final_refimage)."""
     from astropy.wcs import WCS
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from astropy.io import fits
 from astropy.table import Table

@@ -21,8 +21,9 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from types import MappingProxyType
-from typing import IO, Callable
+from typing import IO
 
 from ..exceptions import WriteError
 
@@ -107,7 +108,7 @@ class _GuardedRaw(io.RawIOBase):
     astropy writes through :meth:`write` instead of ``numpy.tofile``.
     """
 
-    def __init__(self, fd: int, name: str):
+    def __init__(self, fd: int, name: str) -> None:
         super().__init__()
         self._fd = fd
         self.name = name

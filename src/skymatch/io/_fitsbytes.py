@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO, Mapping
+from typing import IO
 
 import numpy as np
 from astropy.io import fits
@@ -214,7 +215,7 @@ def plan_update(path: str, hdul: fits.HDUList, updates: Mapping[object, Mapping[
             idx = hdul.index_of(ext)
             hdr = new.setdefault(idx, hdul[idx].header.copy())
             data[idx] = _data_bytes(arr, hdr, f"{label}[{idx}]")
-            changed.setdefault(idx, set()).update(("BITPIX",) + _SCALING)
+            changed.setdefault(idx, set()).update(("BITPIX", *_SCALING))
         fd = os.open(path, os.O_RDONLY)
         try:
             if not data:

@@ -14,7 +14,7 @@ import math
 import os
 import warnings
 from collections import defaultdict
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from astropy.io import fits
@@ -22,6 +22,7 @@ from astropy.utils.exceptions import AstropyWarning
 
 from .._version import __version__
 from ..core._skymodel import coefficient_names, evaluate_block, order_of_coeffs
+from ..exceptions import ParameterError
 from ..models import Chip, ChipSky, SkyResult
 from ._fits import chip_extension, needs_unmapped
 from ._inputs import InputSpec
@@ -158,7 +159,7 @@ def _header_coeffs(hdr: fits.Header) -> dict[tuple[int, int], float]:
     return out
 
 
-def _subtract(path: str, ext, chip: Chip, sky: ChipSky, cards: dict) -> np.ndarray:
+def _subtract(path: str, ext, sky: ChipSky, cards: dict) -> np.ndarray:
     """Cards and new data of a chip whose sky (model) is subtracted from its pixels."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
@@ -212,6 +213,10 @@ def write_sky(result: SkyResult, chips: Sequence[Chip], *, subtract: bool = Fals
     list of str
         The files updated (with a transaction: to be updated when it commits).
     """
+    if not isinstance(result, SkyResult):
+        raise ParameterError(f"result={result!r}: give the SkyResult that match_sky or sky_methods returned")
+    if isinstance(chips, str) or not isinstance(chips, Sequence) or not all(isinstance(c, Chip) for c in chips):
+        raise ParameterError(f"chips={chips!r}: give the sequence of Chip objects the sky was computed from")
     by_file: dict[str, list[tuple[Chip, ChipSky]]] = defaultdict(list)
     for chip in chips:
         if chip.source is None:
@@ -220,11 +225,11 @@ def write_sky(result: SkyResult, chips: Sequence[Chip], *, subtract: bool = Fals
     if transaction is None:
         with RunTransaction() as txn:
             txn.open_inputs([InputSpec(p) for p in by_file], write=True)
-            return _stage_sky(txn, by_file, result, subtract, progress)
-    return _stage_sky(transaction, by_file, result, subtract, progress)
+            return _stage_sky(txn, by_file, result, subtract=subtract, progress=progress)
+    return _stage_sky(transaction, by_file, result, subtract=subtract, progress=progress)
 
 
-def _stage_sky(txn: RunTransaction, by_file, result: SkyResult, subtract: bool, progress) -> list[str]:
+def _stage_sky(txn: RunTransaction, by_file, result: SkyResult, *, subtract: bool, progress) -> list[str]:
     done = []
     for k, (path, items) in enumerate(by_file.items()):
         updates, data_updates = {}, {}
@@ -236,7 +241,7 @@ def _stage_sky(txn: RunTransaction, by_file, result: SkyResult, subtract: bool, 
                 cards[SKY_KEYWORD] = card(SKY_KEYWORD, float(sky.sky), "Sky subtracted from data by the user")
                 cards["SMSUBTR"] = card("SMSUBTR", True)
             elif subtract:
-                data_updates[ext] = _subtract(path, ext, chip, sky, cards)
+                data_updates[ext] = _subtract(path, ext, sky, cards)
             elif chip.meta.get("SMSUBTR", False):
                 # Data were reduced earlier (the chip's headers were read with it): keep
                 # that total on record; the new MDRIZSKY is what remains to be subtracted.

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..exceptions import InputError
+from ..exceptions import InputError, ParameterError
 
 __all__ = ["InputSpec", "expand_inputs"]
 
@@ -65,6 +65,10 @@ def _expand_one(item: str) -> list[InputSpec]:
     return [InputSpec(item)]
 
 
+_INPUTS_FIX = ("give file names, a glob ('*flt.fits'), a comma-separated string, an @list file or a list "
+               "of them")
+
+
 def expand_inputs(inputs: str | os.PathLike | Iterable) -> list[InputSpec]:
     """Expand globs (sorted), lists, comma-separated strings and ``@file`` lists.
 
@@ -78,14 +82,18 @@ def expand_inputs(inputs: str | os.PathLike | Iterable) -> list[InputSpec]:
     """
     if isinstance(inputs, (str, os.PathLike)):
         items: list = [os.fspath(inputs)]
-    else:
+    elif isinstance(inputs, Iterable) and not isinstance(inputs, (bytes, dict)):
         items = list(inputs)
+    else:
+        raise ParameterError(f"inputs={inputs!r}: {_INPUTS_FIX}")
     specs: list[InputSpec] = []
-    for item in items:
+    for k, item in enumerate(items):
         if isinstance(item, InputSpec):
             specs.append(item)
-        else:
+        elif isinstance(item, (str, os.PathLike)):
             specs.extend(_expand_one(os.fspath(item)))
+        else:
+            raise ParameterError(f"inputs[{k}]={item!r}: {_INPUTS_FIX}")
     if not specs:
         raise InputError("no input files given")
     seen: dict[object, str] = {}

@@ -36,8 +36,8 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 from astropy.io import fits
@@ -218,53 +218,11 @@ class HeaderBatch:
         if not plans:
             self.abort()
             return []
-        journals: list[tuple[int, str]] = []
-        try:
-            for p in plans:
-                if p.tmp:
-                    p.backup = _link_backup(p.path)
-            dirs = sorted({os.path.dirname(p.path) for p in plans})
-            for d in dirs:
-                journals.append(locked_temp(d, JOURNAL_KIND))
-            doc = _journal_doc(plans, [j for _, j in journals])
-            for fd, _ in journals:
-                pwrite_all(fd, doc, 0)
-                os.fsync(fd)
-            for d in dirs:
-                fsync_dir(d)
-        except BaseException as exc:
-            for fd, j in journals:
-                unlink_quiet(j)
-                os.close(fd)
-            self.abort()
-            if isinstance(exc, OSError):
-                raise write_error(plans[0].label, exc, action="cannot start the update") from None
-            raise
-        try:
-            for p in plans:
-                _apply(p)
-            _sync_files([p.path for p in plans if not p.tmp])
-            for d in dirs:
-                fsync_dir(d)
-        except BaseException as exc:
-            try:
-                for p in plans:
-                    _rollback_plan(p)
-            except BaseException as exc2:  # leave the journals for the next run
-                for fd, _ in journals:
-                    os.close(fd)
-                raise WriteError(
-                    f"{plans[0].label}: update failed ({_why(exc)}) and so did the rollback "
-                    f"({_why(exc2)}); the next skymatch run in that folder restores the files") from None
-            for fd, j in journals:
-                unlink_quiet(j)
-                os.close(fd)
-            self.abort()
-            if isinstance(exc, OSError):
-                raise write_error(plans[0].label, exc, action="cannot update") from None
-            raise
+        dirs = sorted({os.path.dirname(p.path) for p in plans})
+        journals = self._write_journals(plans, dirs)
+        self._apply_or_roll_back(plans, dirs, journals)
         # Commit point: the journals go; then the backups.
-        for fd, j in journals:
+        for _, j in journals:
             unlink_quiet(j)
         for d in dirs:
             fsync_dir(d)
@@ -281,6 +239,59 @@ class HeaderBatch:
         done = [p.label for p in plans]
         self._plans.clear()
         return done
+
+    def _write_journals(self, plans: list[_FilePlan], dirs: list[str]) -> list[tuple[int, str]]:
+        """Backups of the files to be replaced, then one durable journal per folder
+        (what the next run needs to undo a half-done commit); on failure, nothing is left."""
+        journals: list[tuple[int, str]] = []
+        try:
+            for p in plans:
+                if p.tmp:
+                    p.backup = _link_backup(p.path)
+            for d in dirs:
+                journals.append(locked_temp(d, JOURNAL_KIND))
+            doc = _journal_doc(plans, [j for _, j in journals])
+            for fd, _ in journals:
+                pwrite_all(fd, doc, 0)
+                os.fsync(fd)
+            for d in dirs:
+                fsync_dir(d)
+        except BaseException as exc:
+            for fd, j in journals:
+                unlink_quiet(j)
+                os.close(fd)
+            self.abort()
+            if isinstance(exc, OSError):
+                raise write_error(plans[0].label, exc, action="cannot start the update") from None
+            raise
+        return journals
+
+    def _apply_or_roll_back(self, plans: list[_FilePlan], dirs: list[str], journals: list[tuple[int, str]]) -> None:
+        """Apply every plan and make it durable; on failure restore every file (or leave
+        the journals for the next run when even that fails)."""
+        try:
+            for p in plans:
+                _apply(p)
+            _sync_files([p.path for p in plans if not p.tmp])
+            for d in dirs:
+                fsync_dir(d)
+        except BaseException as exc:
+            try:
+                for p in plans:
+                    _rollback_plan(p)
+            except BaseException as exc2:  # noqa: BLE001 - whatever failed, leave the journals for the next run
+                for fd, _ in journals:
+                    os.close(fd)
+                raise WriteError(
+                    f"{plans[0].label}: update failed ({_why(exc)}) and so did the rollback "
+                    f"({_why(exc2)}); the next skymatch run in that folder restores the files") from None
+            for fd, j in journals:
+                unlink_quiet(j)
+                os.close(fd)
+            self.abort()
+            if isinstance(exc, OSError):
+                raise write_error(plans[0].label, exc, action="cannot update") from None
+            raise
 
 
 def _why(exc: BaseException) -> str:

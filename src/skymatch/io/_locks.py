@@ -34,7 +34,7 @@ class FileIdentity:
     mtime_ns: int
 
     @classmethod
-    def of(cls, st: os.stat_result) -> "FileIdentity":
+    def of(cls, st: os.stat_result) -> FileIdentity:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 

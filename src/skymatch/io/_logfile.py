@@ -20,8 +20,9 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Mapping, Sequence
+from typing import Any, Self
 
 from .._version import __version__
 from ..exceptions import WriteError
@@ -51,7 +52,7 @@ class _Forward(logging.Handler):
     handler when there were none, and only records at or above its level then.
     """
 
-    def __init__(self, logger: logging.Logger, handlers: list, propagate: bool, threshold: int):
+    def __init__(self, logger: logging.Logger, handlers: list, propagate: bool, threshold: int) -> None:  # noqa: FBT001 - the logger state saved in order
         super().__init__(logging.NOTSET)
         self._logger = logger
         self._handlers = handlers
@@ -151,11 +152,11 @@ class RunLog:
         return os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK)
 
     # ------------------------------------------------------------ context
-    def __enter__(self) -> "RunLog":
+    def __enter__(self) -> Self:
         folder = os.path.dirname(os.path.abspath(self.path))
         try:
             os.makedirs(folder, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __exit__
+            self._file = open(self.path, "a", encoding="utf-8")
         except OSError as exc:
             raise WriteError(f"log_file={self.path!r}: cannot write the log ({exc.strerror or exc}); "
                              "give another path, or log_file=False for no log") from None
@@ -218,7 +219,7 @@ class RunLog:
 
 
 def _stamp() -> str:
-    return datetime.datetime.now().strftime("%H:%M:%S")
+    return datetime.datetime.now().strftime("%H:%M:%S")  # noqa: DTZ005 - the log shows local wall-clock time
 
 
 def _fmt(value: Any) -> str:

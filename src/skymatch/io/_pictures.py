@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def _write(path: str, data: bytes, transaction) -> str:
 
 
 def save_figure(figure, path: str, *, dpi: int = 110,
-                transaction: "RunTransaction | None" = None) -> str:
+                transaction: RunTransaction | None = None) -> str:
     """Save a matplotlib ``Figure`` (or the figure of an ``Axes``) as PNG.
 
     Parameters
@@ -49,7 +50,7 @@ def save_figure(figure, path: str, *, dpi: int = 110,
     return _write(path, buf.getvalue(), transaction)
 
 
-def save_png(rgb: np.ndarray, path: str, *, transaction: "RunTransaction | None" = None) -> str:
+def save_png(rgb: np.ndarray, path: str, *, transaction: RunTransaction | None = None) -> str:
     """Save an RGB (or RGBA) ``uint8`` array as PNG (Pillow, which matplotlib ships with)."""
     from PIL import Image
 
@@ -59,7 +60,7 @@ def save_png(rgb: np.ndarray, path: str, *, transaction: "RunTransaction | None"
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str, *, duration_ms: int = 1200,
-             transaction: "RunTransaction | None" = None) -> str:
+             transaction: RunTransaction | None = None) -> str:
     """An animated GIF cycling the RGB ``frames`` (cropped to the first frame's shape)."""
     from PIL import Image
 
@@ -72,7 +73,7 @@ def save_gif(frames: Sequence[np.ndarray], path: str, *, duration_ms: int = 1200
 
 
 def save_comparison_pictures(figures: Mapping[str, object], outdir: str, prefix: str, *,
-                             transaction: "RunTransaction | None" = None) -> dict:
+                             transaction: RunTransaction | None = None) -> dict:
     """Write what :func:`skymatch.plotting.comparison_figures` drew.
 
     ``PREFIX_mdrizsky.png``, one ``PREFIX_METHOD_mosaic.png`` per method and

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 from astropy.io import fits
@@ -66,7 +66,7 @@ def _headers_and_locations(chips: Sequence[Chip]):
                 sci_hdr = h[ext].header
                 loc = _location(h, chip, path)
                 found[k] = (h[0].header.copy(), sci_hdr.copy(), loc)
-    for k, chip in enumerate(chips):
+    for k in range(len(chips)):
         out.append(found.get(k, (fits.Header(), fits.Header(), None)))
     return out
 

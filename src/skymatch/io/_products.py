@@ -16,9 +16,10 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -288,7 +289,7 @@ def check_disk_space(directory: str, nbytes: int, shape: tuple[int, int], *, wha
             "(context_format='none' or 'table'), or write elsewhere")
 
 
-def _create(final: str, parts: list, overwrite: bool) -> tuple[_StagedFile, list[int]]:
+def _create(final: str, parts: list, *, overwrite: bool) -> tuple[_StagedFile, list[int]]:
     """Create a temporary file beside ``final`` holding ``parts`` laid out in order:
     ``(header bytes, data bytes)`` for images (data left as a hole to be filled) or raw
     bytes for tables.  Returns the file and each image's data offset."""
@@ -369,53 +370,66 @@ def stage_products(output: str, chips: Sequence[Chip], frame, params, *, skies: 
     ny, nx = frame.shape
     npl = max(1, (ndrizim + 31) // 32)
     ctx_shape = ((ny, nx) if npl == 1 else (npl, ny, nx)) if context == "planes" else (ny, nx)
-    f4, i4 = np.dtype(">f4"), np.dtype(">i4")
-    nsci = ny * nx * 4
-    nctx = int(np.prod(ctx_shape)) * 4
-    files = []
-    if build:
-        prim = fits.PrimaryHDU(header=hdr.copy())
-        for k in list(wcs_hdr):
-            prim.header.remove(k, ignore_missing=True)
-        parts = [prim.header.tostring().encode("ascii"),
-                 (_image_header(hdr, (ny, nx), np.float32, primary=False, name="SCI").tostring().encode("ascii"), nsci),
-                 (_image_header(wcs_hdr, (ny, nx), np.float32, primary=False, name="WHT").tostring().encode("ascii"),
-                  nsci)]
-        if context != "none":
-            parts.append((_image_header(wcs_hdr, ctx_shape, np.int32, primary=False,
-                                        name="CTX").tostring().encode("ascii"), nctx))
-        parts.append(tab)
-        f, offs = _create(paths["drz"], parts, overwrite)
-        f.append_ctxtab = context == "table"
-        files.append(f)
-        sci = ImageSlot(f.tmp, offs[0], (ny, nx), f4.str)
-        wht = ImageSlot(f.tmp, offs[1], (ny, nx), f4.str)
-        ctx = ImageSlot(f.tmp, offs[2], ctx_shape, i4.str) if context != "none" else None
-    else:
-        wh = wcs_hdr.copy()
-        wh["BUNIT"] = ("SECONDS", "EXPTIME-weighted coverage")
-        f, offs = _create(paths["sci"], [(_image_header(hdr, (ny, nx), np.float32, primary=True)
-                                          .tostring().encode("ascii"), nsci), tab], overwrite)
-        files.append(f)
-        sci = ImageSlot(f.tmp, offs[0], (ny, nx), f4.str)
-        try:
-            f, offs = _create(paths["wht"], [(_image_header(wh, (ny, nx), np.float32, primary=True)
-                                              .tostring().encode("ascii"), nsci)], overwrite)
-            files.append(f)
-            wht = ImageSlot(f.tmp, offs[0], (ny, nx), f4.str)
-            ctx = None
-            if context != "none":
-                f, offs = _create(paths["ctx"], [(_image_header(wcs_hdr, ctx_shape, np.int32, primary=True)
-                                                  .tostring().encode("ascii"), nctx)], overwrite)
-                f.append_ctxtab = context == "table"
-                files.append(f)
-                ctx = ImageSlot(f.tmp, offs[0], ctx_shape, i4.str)
-        except BaseException:
-            for sf in files:
-                _unlink(sf.tmp)
-            raise
+    stage = _stage_built if build else _stage_separate
+    files, sci, wht, ctx = stage(paths, hdr, wcs_hdr, tab, (ny, nx), ctx_shape, context, overwrite)
     return StagedProducts(label=label, files=files, sci=sci, wht=wht, ctx=ctx, context=context,
                           paths=list(paths.values()))
+
+
+def _stage_built(paths, hdr, wcs_hdr, tab, shape, ctx_shape, context, overwrite) -> tuple:
+    """One multi-extension ``NAME_drz.fits``: ``(files, sci, wht, ctx)``."""
+    f4, i4 = np.dtype(">f4"), np.dtype(">i4")
+    nsci = shape[0] * shape[1] * 4
+    nctx = int(np.prod(ctx_shape)) * 4
+    prim = fits.PrimaryHDU(header=hdr.copy())
+    for k in list(wcs_hdr):
+        prim.header.remove(k, ignore_missing=True)
+    parts = [prim.header.tostring().encode("ascii"),
+             (_image_header(hdr, shape, np.float32, primary=False, name="SCI").tostring().encode("ascii"), nsci),
+             (_image_header(wcs_hdr, shape, np.float32, primary=False, name="WHT").tostring().encode("ascii"),
+              nsci)]
+    if context != "none":
+        parts.append((_image_header(wcs_hdr, ctx_shape, np.int32, primary=False,
+                                    name="CTX").tostring().encode("ascii"), nctx))
+    parts.append(tab)
+    f, offs = _create(paths["drz"], parts, overwrite=overwrite)
+    f.append_ctxtab = context == "table"
+    sci = ImageSlot(f.tmp, offs[0], shape, f4.str)
+    wht = ImageSlot(f.tmp, offs[1], shape, f4.str)
+    ctx = ImageSlot(f.tmp, offs[2], ctx_shape, i4.str) if context != "none" else None
+    return [f], sci, wht, ctx
+
+
+def _stage_separate(paths, hdr, wcs_hdr, tab, shape, ctx_shape, context, overwrite) -> tuple:
+    """``NAME_drz_sci.fits``, ``_wht`` and ``_ctx`` (unless ``context='none'``): ``(files,
+    sci, wht, ctx)``; if one cannot be created, those already created are removed."""
+    f4, i4 = np.dtype(">f4"), np.dtype(">i4")
+    nsci = shape[0] * shape[1] * 4
+    nctx = int(np.prod(ctx_shape)) * 4
+    files = []
+    wh = wcs_hdr.copy()
+    wh["BUNIT"] = ("SECONDS", "EXPTIME-weighted coverage")
+    f, offs = _create(paths["sci"], [(_image_header(hdr, shape, np.float32, primary=True)
+                                      .tostring().encode("ascii"), nsci), tab], overwrite=overwrite)
+    files.append(f)
+    sci = ImageSlot(f.tmp, offs[0], shape, f4.str)
+    try:
+        f, offs = _create(paths["wht"], [(_image_header(wh, shape, np.float32, primary=True)
+                                          .tostring().encode("ascii"), nsci)], overwrite=overwrite)
+        files.append(f)
+        wht = ImageSlot(f.tmp, offs[0], shape, f4.str)
+        ctx = None
+        if context != "none":
+            f, offs = _create(paths["ctx"], [(_image_header(wcs_hdr, ctx_shape, np.int32, primary=True)
+                                              .tostring().encode("ascii"), nctx)], overwrite=overwrite)
+            f.append_ctxtab = context == "table"
+            files.append(f)
+            ctx = ImageSlot(f.tmp, offs[0], ctx_shape, i4.str)
+    except BaseException:
+        for sf in files:
+            _unlink(sf.tmp)
+        raise
+    return files, sci, wht, ctx
 
 
 def _rows_of(slot: ImageSlot, row0: int, col0: int, block: np.ndarray):
@@ -423,7 +437,7 @@ def _rows_of(slot: ImageSlot, row0: int, col0: int, block: np.ndarray):
     a = np.ascontiguousarray(block, dtype=np.dtype(slot.dtype))
     if a.ndim == 2:
         a = a[None]
-    shape = slot.shape if len(slot.shape) == 3 else (1,) + tuple(slot.shape)
+    shape = slot.shape if len(slot.shape) == 3 else (1, *tuple(slot.shape))
     _, ny, nx = shape
     item = a.itemsize
     planes, h, w = a.shape

@@ -54,7 +54,7 @@ def unlink_quiet(path: str) -> None:
         pass
 
 
-class _Unrecoverable(Exception):
+class _UnrecoverableError(Exception):
     pass
 
 
@@ -83,7 +83,7 @@ def restore_entry(entry: dict, *, live: bool = False) -> None:
         else:
             st = os.stat(path)
             if (st.st_dev, st.st_ino) != (entry["dev"], entry["ino"]):
-                raise _Unrecoverable(f"{path}: replaced since the interrupted update and its "
+                raise _UnrecoverableError(f"{path}: replaced since the interrupted update and its "
                                      "backup is gone")
         if tmp:
             unlink_quiet(tmp)
@@ -96,7 +96,7 @@ def restore_entry(entry: dict, *, live: bool = False) -> None:
     try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != (entry["dev"], entry["ino"]):
-            raise _Unrecoverable(f"{path}: is another file than the one the interrupted update "
+            raise _UnrecoverableError(f"{path}: is another file than the one the interrupted update "
                                  "changed")
         todo = []
         for x in patches:
@@ -105,7 +105,7 @@ def restore_entry(entry: dict, *, live: bool = False) -> None:
             if cur == old:
                 continue
             if not live and not _torn(cur, old, new):
-                raise _Unrecoverable(f"{path}: header changed by another program since the "
+                raise _UnrecoverableError(f"{path}: header changed by another program since the "
                                      "interrupted update")
             todo.append((int(x["offset"]), old))
         for offset, old in todo:
@@ -180,7 +180,7 @@ def recover_directory(directory: str) -> list[str]:
             for entry in doc.get("files", []):
                 restore_entry(entry)
                 restored.append(entry["path"])
-        except _Unrecoverable as exc:
+        except _UnrecoverableError as exc:
             raise WriteError(f"{exc}; an interrupted skymatch update cannot be undone safely: "
                              f"check the file, then delete {j}") from None
         except OSError as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import os
 import warnings
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from astropy.table import Table
 from astropy.utils.exceptions import AstropyWarning
@@ -20,7 +21,7 @@ __all__ = ["write_index_html", "header_summary"]
 
 def write_index_html(path: str, *, title: str, table: Table, pictures: dict, products: dict,
                      notes: Iterable[str] = (), flatness: Iterable[tuple] = (),
-                     transaction: "RunTransaction | None" = None) -> str:
+                     transaction: RunTransaction | None = None) -> str:
     """Write ``index.html`` linking the table, the plots, the GIF and the mosaics.
 
     ``flatness`` rows are ``(label, method, model, rms, noise, cells, units)``; their
@@ -38,7 +39,8 @@ def write_index_html(path: str, *, title: str, table: Table, pictures: dict, pro
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table.colnames)
     mos = "".join(f'<figure><img src="{rel(p)}" width="420"><figcaption>{html.escape(m)}</figcaption></figure>'
                   for m, p in pictures.get("mosaics", {}).items())
-    prods = "".join(f"<li>{html.escape(m)}: " + ", ".join(f'<a href="{rel(p)}">{html.escape(os.path.basename(p))}</a>' for p in ps) + "</li>"
+    prods = "".join(f"<li>{html.escape(m)}: "
+                    + ", ".join(f'<a href="{rel(p)}">{html.escape(os.path.basename(p))}</a>' for p in ps) + "</li>"
                     for m, ps in products.items())
     note = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     flat_rows = "".join(
@@ -98,7 +100,7 @@ def header_summary(paths: Iterable[str]) -> Table:
             cols[k] = [float(v) if isinstance(v, (int, float)) else float("nan") for v in vals]
         else:
             cols[k] = ["" if v is None else str(v) for v in vals]
-    t = Table(cols, names=["file"] + keys)
+    t = Table(cols, names=["file", *keys])
     for k, fmt in (("exptime", "7.1f"), ("postarg1", "7.2f"), ("postarg2", "7.2f")):
         if k in t.colnames:
             t[k].info.format = fmt

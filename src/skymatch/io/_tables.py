@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from astropy.table import Table
 
-from ..exceptions import WriteError
+from ..exceptions import ParameterError, WriteError
 from ..models import Chip, SkyResult
 from ._atomic import atomic_write
 
@@ -126,7 +127,7 @@ def comparison_table(results: dict[str, SkyResult], chips: Sequence[Chip]) -> Ta
 
 
 def write_table(table: Table, path: str, *, overwrite: bool = True,
-                transaction: "RunTransaction | None" = None) -> str:
+                transaction: RunTransaction | None = None) -> str:
     """Write ``table`` as CSV or ECSV (chosen by the extension of ``path``), atomically.
 
     Parameters
@@ -146,6 +147,10 @@ def write_table(table: Table, path: str, *, overwrite: bool = True,
     """
     from ._transaction import TABLE_FORMATS
 
+    if not isinstance(table, Table):
+        raise ParameterError(f"table={table!r}: give an astropy Table (e.g. skymatch.sky_table(...))")
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterError(f"path={path!r}: give the table's file name (.csv or .ecsv)")
     fmt = TABLE_FORMATS.get(os.path.splitext(path)[1].lower())
     if fmt is None:
         raise WriteError(f"{path}: table files must end in .csv or .ecsv")

@@ -33,8 +33,9 @@ import os
 import secrets
 import shutil
 import stat
+from collections.abc import Callable, Iterable
 from types import MappingProxyType
-from typing import IO, Callable, Iterable
+from typing import IO, Self
 
 from ..exceptions import InputError, WriteError
 from ._atomic import TMP_PREFIX, atomic_write, clean_orphans, describe_os_error, fsync_dir, new_file_mode, write_error
@@ -112,7 +113,7 @@ class RunTransaction:
         self.restored: list[str] = []  # files put back by the recovery of a killed run
 
     # ------------------------------------------------------------ context manager
-    def __enter__(self) -> "RunTransaction":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind, exc, tb) -> None:

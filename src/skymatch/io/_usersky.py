@@ -6,7 +6,7 @@ import math
 import os
 import re
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
