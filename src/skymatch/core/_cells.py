@@ -31,7 +31,7 @@ import numpy as np
 from ._skymodel import monomials
 
 __all__ = ["CellStats", "DifferenceCells", "cell_size", "cell_statistics", "difference_cells",
-           "grid_cell_statistics",
+           "grid_cell_statistics", "dense_difference_cells",
            "cell_keys", "MIN_CELL_FRACTION", "bilinear"]
 
 MIN_CELL_FRACTION = 0.125  # a cell needs this fraction of its area kept to count
@@ -259,7 +259,7 @@ def grid_cell_statistics(data: np.ndarray, good: np.ndarray, size: int, *, lsigm
                          nclip: int, order: int, min_pix: int) -> CellStats:
     """:func:`cell_statistics` of a whole chip (``data`` where ``good``) in its cell grid,
     computed on a dense layout (one cell per row) instead of grouped pixel lists."""
-    ny, nx = good.shape
+    nx = good.shape[1]
     w0 = _blocks(good, size, False)
     v = _blocks(np.where(good, data, 0.0).astype(np.float64), size, 0.0)
     w, n, mean, var = _clip_dense(v, w0, lsigma, usigma, nclip)
@@ -268,14 +268,41 @@ def grid_cell_statistics(data: np.ndarray, good: np.ndarray, size: int, *, lsigm
         return CellStats.empty(order)
     gx = -(-nx // size)
     keys = (present // gx) * (nx // size + 1) + present % gx
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    ys = _blocks(yy.astype(np.float64), size, 0.0)[present]
-    xs = _blocks(xx.astype(np.float64), size, 0.0)[present]
-    w, nn = w[present], n[present]
+    nn = n[present]
+    mx, my, moments = _grid_positions(w[present], nn, (present % gx) * size, (present // gx) * size,
+                                      size, order)
+    return CellStats(keys.astype(np.int64), mean[present], np.sqrt(var[present] / nn),
+                     nn.astype(np.int64), mx, my, moments, order)
+
+
+def _grid_positions(w: np.ndarray, nn: np.ndarray, x0, y0, size: int, order: int):
+    """Mean positions and central moments of the kept pixels (weights ``w``, one cell per
+    row) of cells whose first pixel is at column ``x0``, row ``y0``: raw moments of the
+    positions inside a cell are matrix products, central ones follow binomially."""
+    from math import comb
+
+    lx = np.tile(np.arange(size, dtype=np.float64), size)
+    ly = np.repeat(np.arange(size, dtype=np.float64), size)
+    deg = max(order, 1)
+    raw = {(a, b): (w @ (lx**a * ly**b)) / nn for a in range(deg + 1) for b in range(deg + 1 - a)}
+    mlx, mly = raw[1, 0], raw[0, 1]
+    mons = monomials(order)
+    moments = np.zeros((nn.size, len(mons)))
+    moments[:, 0] = 1.0
+    for k, (i, j) in enumerate(mons):
+        if i + j >= 2:
+            moments[:, k] = sum(comb(i, a) * comb(j, b) * raw[a, b] * (-mlx) ** (i - a) * (-mly) ** (j - b)
+                                for a in range(i + 1) for b in range(j + 1))
+    return np.asarray(x0, float) + mlx, np.asarray(y0, float) + mly, moments
+
+
+def _dense_positions(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, nn: np.ndarray, order: int):
+    """Mean positions and central moments of kept pixels at arbitrary positions (one cell
+    per row)."""
     mx = (xs * w).sum(axis=1) / nn
     my = (ys * w).sum(axis=1) / nn
     mons = monomials(order)
-    moments = np.zeros((present.size, len(mons)))
+    moments = np.zeros((nn.size, len(mons)))
     moments[:, 0] = 1.0
     if order >= 2:
         dx = xs - mx[:, None]
@@ -283,37 +310,70 @@ def grid_cell_statistics(data: np.ndarray, good: np.ndarray, size: int, *, lsigm
         for k, (i, j) in enumerate(mons):
             if i + j >= 2:
                 moments[:, k] = (dx**i * dy**j * w).sum(axis=1) / nn
-    return CellStats(keys.astype(np.int64), mean[present], np.sqrt(var[present] / nn),
-                     nn.astype(np.int64), mx, my, moments, order)
+    return mx, my, moments
+
+
+def dense_difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xn: np.ndarray, yn: np.ndarray,
+                           use: np.ndarray, r0: int, c0: int, size: int, ncols: int, *, lsigma: float,
+                           usigma: float, nclip: int, order: int, min_pix: int) -> DifferenceCells:
+    """:func:`difference_cells` of a box of chip m (``[r0:r0+h, c0:c0+w]``, 2-D arrays:
+    m's brightness, n's interpolated brightness, its variance factor and position, and
+    the pixels to use), in m's cell grid (``ncols``: m's width), on a dense layout."""
+    pr, pc = r0 % size, c0 % size
+
+    def lay(a, fill):
+        if pr or pc:
+            a = np.pad(a, ((pr, 0), (pc, 0)), constant_values=fill)
+        return _blocks(a, size, fill)
+
+    w0 = lay(use, False)
+    w, n, mean, var = _clip_dense(lay(np.where(use, bm - bn, 0.0), 0.0), w0, lsigma, usigma, nclip)
+    present = np.nonzero(n >= max(int(min_pix), 2))[0]
+    if present.size == 0:
+        return DifferenceCells.empty(order)
+    gx = -(-(use.shape[1] + pc) // size)
+    row0, col0 = (r0 - pr) // size, (c0 - pc) // size
+    keys = (row0 + present // gx) * (ncols // size + 1) + col0 + present % gx
+    wp, nn = w[present], n[present]
+    rho_mean = (lay(rho, 0.0)[present] * wp).sum(axis=1) / nn
+    value_m = (lay(np.where(use, bm, 0.0), 0.0)[present] * wp).sum(axis=1) / nn
+    sigma = np.sqrt(var[present] * 2.0 / (1.0 + rho_mean) / nn)
+    pos_m = _grid_positions(wp, nn, (col0 + present % gx) * size, (row0 + present // gx) * size, size, order)
+    pos_n = _dense_positions(lay(xn, 0.0)[present], lay(yn, 0.0)[present], wp, nn, order)
+    return DifferenceCells(keys.astype(np.int64), mean[present], value_m, sigma, nn.astype(np.int64),
+                           pos_m, pos_n, order)
 
 
 def _clip_dense(v: np.ndarray, w0: np.ndarray, lsigma: float, usigma: float, nclip: int):
-    """:func:`_clip` on cells laid out one per row (``w0``: the usable pixels)."""
+    """:func:`_clip` on cells laid out one per row (``w0``: the usable pixels).
+
+    Each pass works only on the rows (cells) whose kept set still changes."""
     w = w0.astype(np.float64)
-
-    def stats(vv, ww):
-        n = ww.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = (vv * ww).sum(axis=1) / n
-            d = vv - mean[:, None]
-            var = (d * d * ww).sum(axis=1) / (n - 1)
-        return n, mean, var, d
-
-    n, mean, var, _ = stats(v, w)
-    active = np.arange(v.shape[0])
+    n, mean, var, d = _dense_stats(v, w)
+    rows = np.arange(v.shape[0])
+    va, w0a, keep = v, w0, w0
     for _ in range(int(nclip)):
-        va = v[active]
-        d = va - mean[active, None]
-        std = np.sqrt(var[active])[:, None]
+        std = np.sqrt(var[rows])[:, None]
         with np.errstate(invalid="ignore"):
-            new = (w0[active] & (d >= -lsigma * std) & (d <= usigma * std)).astype(np.float64)
-        changed = np.any(new != w[active], axis=1)
+            new = w0a & (d >= -lsigma * std) & (d <= usigma * std)
+        changed = np.any(new != keep, axis=1)
         if not changed.any():
             break
-        active = active[changed]
-        w[active] = new[changed]
-        n[active], mean[active], var[active], _ = stats(va[changed], new[changed])
+        rows, va, w0a, keep = rows[changed], va[changed], w0a[changed], new[changed]
+        wa = keep.astype(np.float64)
+        w[rows] = wa
+        n[rows], mean[rows], var[rows], d = _dense_stats(va, wa)
     return w, n, mean, var
+
+
+def _dense_stats(v: np.ndarray, w: np.ndarray):
+    """Per row: weight sum, weighted mean and variance, and the deviations from the mean."""
+    n = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.einsum("ij,ij->i", v, w) / n
+        d = v - mean[:, None]
+        var = np.einsum("ij,ij,ij->i", d, d, w) / (n - 1)
+    return n, mean, var, d
 
 
 def bilinear(data: np.ndarray, good: np.ndarray, x: np.ndarray, y: np.ndarray):

@@ -20,6 +20,7 @@ from ._cells import (
     bilinear,
     cell_keys,
     cell_size,
+    dense_difference_cells,
     difference_cells,
     grid_cell_statistics,
 )
@@ -29,6 +30,8 @@ from ._masks import BitFlags
 from ._pixmap import map_pixels
 from ._raster import raster_centres, raster_reference
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
+
+DENSE_FRACTION = 0.5  # overlap fraction of its box above which difference cells use the dense layout
 
 __all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "CellSpec", "OverlapJob",
            "OverlapResult", "overlap_task", "chip_cells"]
@@ -229,7 +232,8 @@ def overlap_task(job: OverlapJob) -> OverlapResult:
     cross = not job.compat
     stats, counts, selections = [], [], []
     for side, other in ((m, n), (n, m)):
-        s = _side_selection(side, other, job.rings, job.compat, cross)
+        # Only the constant statistics look at n's side beyond its pixel count.
+        s = _side_selection(side, other, job.rings, job.compat, cross and (job.whole or side is m))
         counts.append(s.count)
         selections.append(s)
         stats.append(_whole_stat(job, side, other, s) if job.whole else None)
@@ -267,6 +271,15 @@ def _difference_cells(spec: CellSpec, m: _Side, n: _Side, s: _Selection, size: i
         return DifferenceCells.empty(spec.order)
     h, w = s.sel.shape
     mx, my = map_pixels(m.wcs, n.wcs, s.r0, s.c0, h, w, dtype=np.float64)
+    opts = dict(lsigma=spec.lsigma, usigma=spec.usigma, nclip=spec.nclip, order=spec.order,
+                min_pix=max(8, int(MIN_CELL_FRACTION * size * size)))
+    if s.count >= DENSE_FRACTION * h * w:
+        # Most of the box is overlap: work on the whole box, one cell per row.
+        vn, ok, rho = bilinear(n.usable.data, n.usable.good, mx, my)
+        use = s.sel & ok
+        bm = m.chip.conv * m.usable.data[s.r0 : s.r0 + h, s.c0 : s.c0 + w].astype(np.float64)
+        return dense_difference_cells(bm, n.chip.conv * vn, rho, mx, my, use, s.r0, s.c0, size,
+                                      m.chip.shape[1], **opts)
     rows, cols = np.nonzero(s.sel)
     xn = mx[rows, cols]
     yn = my[rows, cols]
@@ -277,9 +290,7 @@ def _difference_cells(spec: CellSpec, m: _Side, n: _Side, s: _Selection, size: i
     bm = m.chip.conv * m.usable.data[rows, cols].astype(np.float64)
     bn = n.chip.conv * vn
     key = cell_keys(rows, cols, size, m.chip.shape[1])
-    return difference_cells(bm, bn, rho, cols, rows, xn, yn, key, lsigma=spec.lsigma, usigma=spec.usigma,
-                            nclip=spec.nclip, order=spec.order,
-                            min_pix=max(8, int(MIN_CELL_FRACTION * size * size)))
+    return difference_cells(bm, bn, rho, cols, rows, xn, yn, key, **opts)
 
 
 def _pair_cell_size(spec: CellSpec, s: _Selection, shape_m) -> int:
