@@ -7,6 +7,7 @@ each command calls that function with them (:func:`~._common.api_kwargs`).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 from .. import api
@@ -121,18 +122,32 @@ def _print_sky(r, *, verbose: int) -> None:
     res = r.result
     units = {c.name: c.units or "?" for c in r.chips}
     mixed = len(set(units.values())) > 1
+    errors = any(math.isfinite(cs.error) for cs in res.chips)
+    model = res.sky_model != "constant"
+    status = {e.exposure_id: e.status for e in res.exposures}
     rows = []
     for c, cs in zip(r.chips, res.chips):
         path = c.source[0] if c.source else c.name
         ext = cs.name[cs.name.rfind("["):] if "[" in cs.name else ""
         row = [os.path.basename(path), ext, str(c.meta.get("ROOTNAME", "")), f"{cs.sky:.8g}"]
+        row += [f"{cs.error:.2g}" if math.isfinite(cs.error) else "-"] if errors else []
+        row += _slopes(cs) if model else []
         row += [units[cs.name]] if mixed else []
-        rows.append([*row, "yes" if cs.valid else "NO", cs.how])
-    sky_head = "MDRIZSKY" if mixed else f"MDRIZSKY [{_units(r.chips)}]"
-    print_table(["file", "ext", "exposure", sky_head] + (["units"] if mixed else []) + ["valid", "how"], rows)
+        note = status.get(cs.exposure_id, "")
+        rows.append([*row, "yes" if cs.valid else "NO", cs.how + (f" ({note})" if note else "")])
+    u = "" if mixed else f" [{_units(r.chips)}]"
+    head = ["file", "ext", "exposure", "MDRIZSKY" + u] + (["SKYERR" + u] if errors else [])
+    head += ["SKYC10" + u, "SKYC01" + u] if model else []
+    print_table(head + (["units"] if mixed else []) + ["valid", "how"], rows)
     compat = r.parameters.get("compat")
-    print(f"\n{len(r.chips)} chips, skymethod {res.method}{' (compat ' + compat + ')' if compat else ''}; "
-          f"MDRIZSKY in data units ({_units(r.chips)})")
+    print(f"\n{len(r.chips)} chips, skymethod {res.method}{' (compat ' + compat + ')' if compat else ''}, "
+          f"sky model {res.sky_model}; MDRIZSKY{' (the model mean over the chip)' if model else ''}"
+          f"{', SKYERR (1 sigma)' if errors else ''}{' and SKYCij' if model else ''} in data units "
+          f"({_units(r.chips)})")
+    if model:
+        print("SKYCij: sky(x, y) = sum SKYCij u^i v^j, u = (x - xc)/h, v = (y - yc)/h over each chip's pixels "
+              "(all coefficients in the headers and the table)")
+    _print_flatness(res.flatness)
     groups = [c for c in res.components if len(c) > 1]
     if len(groups) > 1:
         print(f"warning: {len(res.components)} disconnected groups of exposures")
@@ -140,6 +155,18 @@ def _print_sky(r, *, verbose: int) -> None:
         print(f"\noverlaps used by match (sky_i, sky_j, residual in brightness units: "
               f"{brightness_units(r.chips)}; not MDRIZSKY's data units)")
         print_lines(r.pairs_table())
+
+
+def _slopes(cs) -> list[str]:
+    c = cs.coefficients
+    return [f"{c[1]:.4g}", f"{c[2]:.4g}"] if len(c) >= 3 else ["-", "-"]
+
+
+def _print_flatness(fl) -> None:
+    if fl is None or not math.isfinite(fl.rms):
+        return
+    print(f"flatness: {fl.rms:.3g} {fl.units} rms of the sky difference between overlapping exposures "
+          f"after their skies are removed (noise alone: {fl.noise:.3g}; {fl.n_cells} cells, {fl.n_pairs} pairs)")
 
 
 def _print_written(r) -> None:
@@ -209,9 +236,17 @@ def report_compare(r) -> None:
     print_lines(r.to_table())
     print(f"(sky columns: MDRIZSKY in data units, {_units(r.chips)}; ORIENTAT in degrees)")
     timings = {k: v for k, v in r.timings.items() if k != "total"}
-    print(f"\n{len(r.methods)} sky methods and mosaics for {len(r.chips)} chips in "
+    models = f" x {len(r.sky_models)} sky models" if len(r.sky_models) > 1 else ""
+    print(f"\n{len(r.methods)} sky methods{models} and their mosaics for {len(r.chips)} chips in "
           f"{r.timings['total']:.2f} s ({_timings(timings)})")
+    flat = r.extras.get("flatness")
+    if flat is not None and len(flat):
+        print("\nflatness: rms of the sky difference between overlapping exposures after their skies are removed "
+              "(lower is flatter; noise: what the statistics alone give; excess: the seams)")
+        print_lines(flat)
     print(f"table:   {r.extras['csv']}")
+    if r.extras.get("flatness_csv"):
+        print(f"flatness: {r.extras['flatness_csv']}")
     for key, label in (("plot", "plot"), ("gif", "GIF"), ("html", "page")):
         if key in r.extras:
             print(f"{label + ':':8s} {r.extras[key]}")

@@ -31,6 +31,7 @@ import numpy as np
 from ._skymodel import monomials
 
 __all__ = ["CellStats", "DifferenceCells", "cell_size", "cell_statistics", "difference_cells",
+           "grid_cell_statistics", "dense_difference_cells",
            "cell_keys", "MIN_CELL_FRACTION", "bilinear"]
 
 MIN_CELL_FRACTION = 0.125  # a cell needs this fraction of its area kept to count
@@ -119,44 +120,95 @@ class DifferenceCells:
         return cls(np.zeros(0, np.int64), z, z, z, np.zeros(0, np.int64), pos, pos, order)
 
 
-def _clip(values: np.ndarray, key: np.ndarray, nk: int, lsigma: float, usigma: float, nclip: int):
-    """Per-cell sigma clipping; returns (weights of kept pixels, n, mean, var)."""
-    w = np.ones(values.size)
-    keep = None
-    for it in range(int(nclip) + 1):
-        n = np.bincount(key, weights=w, minlength=nk)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(key, weights=values * w, minlength=nk) / n
-            d = values - mean[key]
-            var = np.bincount(key, weights=d * d * w, minlength=nk) / (n - 1)
-        if it == nclip:
-            break
-        std = np.sqrt(var)[key]
+class _Groups:
+    """Pixels grouped by cell: sorted once, then every per-cell sum is a segment sum.
+
+    (Segment sums of contiguous runs are several times faster than ``np.bincount``
+    with weights, and a per-cell value goes back to the pixels by ``np.repeat``.)
+    """
+
+    def __init__(self, key: np.ndarray):
+        key = np.asarray(key, dtype=np.int64).ravel()
+        # A radix sort for small keys (cells of one chip fit 16 bits).
+        k = key.astype(np.uint16) if key.size and key.max() < 65536 else key
+        self.order = np.argsort(k, kind="stable")
+        ks = key[self.order]
+        self.starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]]) if ks.size else np.zeros(0, np.intp)
+        self.cells = ks[self.starts]
+        self.counts = np.diff(np.r_[self.starts, ks.size])
+
+    def sort(self, values) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64).ravel()[self.order]
+
+    def sum(self, sorted_values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(sorted_values, self.starts) if self.starts.size else np.zeros(0)
+
+    def expand(self, per_cell: np.ndarray) -> np.ndarray:
+        return np.repeat(per_cell, self.counts)
+
+
+def _stats(starts: np.ndarray, counts: np.ndarray, v: np.ndarray, w: np.ndarray):
+    """n, mean and variance of the weighted sorted values ``v`` per segment."""
+    if not starts.size:
+        z = np.zeros(0)
+        return z, z, z
+    n = np.add.reduceat(w, starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.add.reduceat(v * w, starts) / n
+        d = v - np.repeat(mean, counts)
+        var = np.add.reduceat(d * d * w, starts) / (n - 1)
+    return n, mean, var
+
+
+def _clip(g: _Groups, v: np.ndarray, lsigma: float, usigma: float, nclip: int):
+    """Per-cell sigma clipping of the sorted values ``v``; returns (weights of the kept
+    pixels, n, mean, var), per cell of ``g``.
+
+    Cells are independent: a pass that keeps what the previous one kept leaves a cell
+    final, so each pass works only on the cells that still change (the same result as
+    clipping every cell ``nclip`` times, at the cost of the few that need it).
+    """
+    w = np.ones(v.size)
+    n, mean, var = _stats(g.starts, g.counts, v, w)
+    active = np.ones(g.cells.size, dtype=bool)
+    for _ in range(int(nclip)):
+        pix = np.repeat(active, g.counts)
+        counts = g.counts[active]
+        starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.intp)
+        va = v[pix]
+        d = va - np.repeat(mean[active], counts)
+        std = np.repeat(np.sqrt(var[active]), counts)
         with np.errstate(invalid="ignore"):
-            new = (d >= -lsigma * std) & (d <= usigma * std)
-        if keep is not None and np.array_equal(new, keep):
+            new = ((d >= -lsigma * std) & (d <= usigma * std)).astype(np.float64)
+        changed = np.add.reduceat(np.abs(new - w[pix]), starts) > 0 if starts.size else np.zeros(0, bool)
+        if not changed.any():
             break
-        keep = new
-        w = keep.astype(np.float64)
+        w[pix] = new
+        idx = np.flatnonzero(active)
+        n_a, mean_a, var_a = _stats(starts, counts, va, new)
+        n[idx[changed]] = n_a[changed]
+        mean[idx[changed]] = mean_a[changed]
+        var[idx[changed]] = var_a[changed]
+        active[idx[~changed]] = False
     return w, n, mean, var
 
 
-def _positions(x, y, key, w, n, present, nk, order):
+def _positions(g: _Groups, x, y, w, n, present, order):
     """Mean positions and central moments of the kept pixels of the ``present`` cells."""
     nn = np.maximum(n, 1)
-    xf = np.asarray(x, dtype=np.float64).ravel()
-    yf = np.asarray(y, dtype=np.float64).ravel()
-    mx = np.bincount(key, weights=xf * w, minlength=nk) / nn
-    my = np.bincount(key, weights=yf * w, minlength=nk) / nn
+    xf = g.sort(x)
+    yf = g.sort(y)
+    mx = g.sum(xf * w) / nn
+    my = g.sum(yf * w) / nn
     mons = monomials(order)
     moments = np.zeros((present.size, len(mons)))
     moments[:, 0] = 1.0
     if order >= 2:
-        dx = xf - mx[key]
-        dy = yf - my[key]
+        dx = xf - g.expand(mx)
+        dy = yf - g.expand(my)
         for k, (i, j) in enumerate(mons):
             if i + j >= 2:
-                moments[:, k] = (np.bincount(key, weights=dx**i * dy**j * w, minlength=nk) / nn)[present]
+                moments[:, k] = (g.sum(dx**i * dy**j * w) / nn)[present]
     return mx[present], my[present], moments
 
 
@@ -183,15 +235,145 @@ def cell_statistics(values: np.ndarray, x: np.ndarray, y: np.ndarray, key: np.nd
     key = np.asarray(key, dtype=np.int64).ravel()
     if key.size == 0:
         return CellStats.empty(order)
-    v = np.asarray(values, dtype=np.float64).ravel()
-    nk = int(key.max()) + 1
-    w, n, mean, var = _clip(v, key, nk, lsigma, usigma, nclip)
+    g = _Groups(key)
+    w, n, mean, var = _clip(g, g.sort(values), lsigma, usigma, nclip)
     present = np.nonzero(n >= max(int(min_pix), 2))[0]
     if present.size == 0:
         return CellStats.empty(order)
-    mx, my, moments = _positions(x, y, key, w, n, present, nk, order)
-    return CellStats(present.astype(np.int64), mean[present], np.sqrt(var[present] / n[present]),
+    mx, my, moments = _positions(g, x, y, w, n, present, order)
+    return CellStats(g.cells[present], mean[present], np.sqrt(var[present] / n[present]),
                      n[present].astype(np.int64), mx, my, moments, order)
+
+
+def _blocks(a: np.ndarray, size: int, fill) -> np.ndarray:
+    """``a`` (2-D) padded with ``fill`` to whole cells and laid out one cell per row."""
+    ny, nx = a.shape
+    py, px = -ny % size, -nx % size
+    if py or px:
+        a = np.pad(a, ((0, py), (0, px)), constant_values=fill)
+    gy, gx = a.shape[0] // size, a.shape[1] // size
+    return a.reshape(gy, size, gx, size).transpose(0, 2, 1, 3).reshape(gy * gx, size * size)
+
+
+def grid_cell_statistics(data: np.ndarray, good: np.ndarray, size: int, *, lsigma: float, usigma: float,
+                         nclip: int, order: int, min_pix: int) -> CellStats:
+    """:func:`cell_statistics` of a whole chip (``data`` where ``good``) in its cell grid,
+    computed on a dense layout (one cell per row) instead of grouped pixel lists."""
+    nx = good.shape[1]
+    w0 = _blocks(good, size, False)
+    v = _blocks(np.where(good, data, 0.0).astype(np.float64), size, 0.0)
+    w, n, mean, var = _clip_dense(v, w0, lsigma, usigma, nclip)
+    present = np.nonzero(n >= max(int(min_pix), 2))[0]
+    if present.size == 0:
+        return CellStats.empty(order)
+    gx = -(-nx // size)
+    keys = (present // gx) * (nx // size + 1) + present % gx
+    nn = n[present]
+    mx, my, moments = _grid_positions(w[present], nn, (present % gx) * size, (present // gx) * size,
+                                      size, order)
+    return CellStats(keys.astype(np.int64), mean[present], np.sqrt(var[present] / nn),
+                     nn.astype(np.int64), mx, my, moments, order)
+
+
+def _grid_positions(w: np.ndarray, nn: np.ndarray, x0, y0, size: int, order: int):
+    """Mean positions and central moments of the kept pixels (weights ``w``, one cell per
+    row) of cells whose first pixel is at column ``x0``, row ``y0``: raw moments of the
+    positions inside a cell are matrix products, central ones follow binomially."""
+    from math import comb
+
+    lx = np.tile(np.arange(size, dtype=np.float64), size)
+    ly = np.repeat(np.arange(size, dtype=np.float64), size)
+    deg = max(order, 1)
+    raw = {(a, b): (w @ (lx**a * ly**b)) / nn for a in range(deg + 1) for b in range(deg + 1 - a)}
+    mlx, mly = raw[1, 0], raw[0, 1]
+    mons = monomials(order)
+    moments = np.zeros((nn.size, len(mons)))
+    moments[:, 0] = 1.0
+    for k, (i, j) in enumerate(mons):
+        if i + j >= 2:
+            moments[:, k] = sum(comb(i, a) * comb(j, b) * raw[a, b] * (-mlx) ** (i - a) * (-mly) ** (j - b)
+                                for a in range(i + 1) for b in range(j + 1))
+    return np.asarray(x0, float) + mlx, np.asarray(y0, float) + mly, moments
+
+
+def _dense_positions(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, nn: np.ndarray, order: int):
+    """Mean positions and central moments of kept pixels at arbitrary positions (one cell
+    per row)."""
+    mx = (xs * w).sum(axis=1) / nn
+    my = (ys * w).sum(axis=1) / nn
+    mons = monomials(order)
+    moments = np.zeros((nn.size, len(mons)))
+    moments[:, 0] = 1.0
+    if order >= 2:
+        dx = xs - mx[:, None]
+        dy = ys - my[:, None]
+        for k, (i, j) in enumerate(mons):
+            if i + j >= 2:
+                moments[:, k] = (dx**i * dy**j * w).sum(axis=1) / nn
+    return mx, my, moments
+
+
+def dense_difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xn: np.ndarray, yn: np.ndarray,
+                           use: np.ndarray, r0: int, c0: int, size: int, ncols: int, *, lsigma: float,
+                           usigma: float, nclip: int, order: int, min_pix: int) -> DifferenceCells:
+    """:func:`difference_cells` of a box of chip m (``[r0:r0+h, c0:c0+w]``, 2-D arrays:
+    m's brightness, n's interpolated brightness, its variance factor and position, and
+    the pixels to use), in m's cell grid (``ncols``: m's width), on a dense layout."""
+    pr, pc = r0 % size, c0 % size
+
+    def lay(a, fill):
+        if pr or pc:
+            a = np.pad(a, ((pr, 0), (pc, 0)), constant_values=fill)
+        return _blocks(a, size, fill)
+
+    w0 = lay(use, False)
+    w, n, mean, var = _clip_dense(lay(np.where(use, bm - bn, 0.0), 0.0), w0, lsigma, usigma, nclip)
+    present = np.nonzero(n >= max(int(min_pix), 2))[0]
+    if present.size == 0:
+        return DifferenceCells.empty(order)
+    gx = -(-(use.shape[1] + pc) // size)
+    row0, col0 = (r0 - pr) // size, (c0 - pc) // size
+    keys = (row0 + present // gx) * (ncols // size + 1) + col0 + present % gx
+    wp, nn = w[present], n[present]
+    rho_mean = (lay(rho, 0.0)[present] * wp).sum(axis=1) / nn
+    value_m = (lay(np.where(use, bm, 0.0), 0.0)[present] * wp).sum(axis=1) / nn
+    sigma = np.sqrt(var[present] * 2.0 / (1.0 + rho_mean) / nn)
+    pos_m = _grid_positions(wp, nn, (col0 + present % gx) * size, (row0 + present // gx) * size, size, order)
+    pos_n = _dense_positions(lay(xn, 0.0)[present], lay(yn, 0.0)[present], wp, nn, order)
+    return DifferenceCells(keys.astype(np.int64), mean[present], value_m, sigma, nn.astype(np.int64),
+                           pos_m, pos_n, order)
+
+
+def _clip_dense(v: np.ndarray, w0: np.ndarray, lsigma: float, usigma: float, nclip: int):
+    """:func:`_clip` on cells laid out one per row (``w0``: the usable pixels).
+
+    Each pass works only on the rows (cells) whose kept set still changes."""
+    w = w0.astype(np.float64)
+    n, mean, var, d = _dense_stats(v, w)
+    rows = np.arange(v.shape[0])
+    va, w0a, keep = v, w0, w0
+    for _ in range(int(nclip)):
+        std = np.sqrt(var[rows])[:, None]
+        with np.errstate(invalid="ignore"):
+            new = w0a & (d >= -lsigma * std) & (d <= usigma * std)
+        changed = np.any(new != keep, axis=1)
+        if not changed.any():
+            break
+        rows, va, w0a, keep = rows[changed], va[changed], w0a[changed], new[changed]
+        wa = keep.astype(np.float64)
+        w[rows] = wa
+        n[rows], mean[rows], var[rows], d = _dense_stats(va, wa)
+    return w, n, mean, var
+
+
+def _dense_stats(v: np.ndarray, w: np.ndarray):
+    """Per row: weight sum, weighted mean and variance, and the deviations from the mean."""
+    n = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.einsum("ij,ij->i", v, w) / n
+        d = v - mean[:, None]
+        var = np.einsum("ij,ij,ij->i", d, d, w) / (n - 1)
+    return n, mean, var, d
 
 
 def bilinear(data: np.ndarray, good: np.ndarray, x: np.ndarray, y: np.ndarray):
@@ -207,13 +389,21 @@ def bilinear(data: np.ndarray, good: np.ndarray, x: np.ndarray, y: np.ndarray):
     i0 = np.floor(x)
     j0 = np.floor(y)
     ok = (i0 >= 0) & (j0 >= 0) & (i0 <= nx - 2) & (j0 <= ny - 2)
-    i0 = np.where(ok, i0, 0).astype(np.intp)
-    j0 = np.where(ok, j0, 0).astype(np.intp)
     fx = x - i0
     fy = y - j0
-    ok &= good[j0, i0] & good[j0, i0 + 1] & good[j0 + 1, i0] & good[j0 + 1, i0 + 1]
-    v = ((1 - fy) * ((1 - fx) * data[j0, i0] + fx * data[j0, i0 + 1])
-         + fy * ((1 - fx) * data[j0 + 1, i0] + fx * data[j0 + 1, i0 + 1]))
+    # One flat index and one "all four neighbours usable" lookup instead of 2-D fancy
+    # indexing eight times.
+    flat = np.where(ok, j0 * nx + i0, 0).astype(np.intp)
+    good4 = good.copy()
+    good4[:, :-1] &= good[:, 1:]
+    good4[:-1, :] &= good4[1:, :]
+    ok &= good4.ravel()[flat]
+    d = data.ravel()
+    v00 = d.take(flat)
+    v10 = d.take(flat + 1)
+    v01 = d.take(flat + nx)
+    v11 = d.take(flat + nx + 1)
+    v = (1 - fy) * ((1 - fx) * v00 + fx * v10) + fy * ((1 - fx) * v01 + fx * v11)
     rho = ((1 - fx) ** 2 + fx**2) * ((1 - fy) ** 2 + fy**2)
     return v, ok, rho
 
@@ -231,17 +421,17 @@ def difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xm, ym, xn
     key = np.asarray(key, dtype=np.int64).ravel()
     if key.size == 0:
         return DifferenceCells.empty(order)
-    d = np.asarray(bm, dtype=np.float64) - np.asarray(bn, dtype=np.float64)
-    nk = int(key.max()) + 1
-    w, n, mean, var = _clip(d, key, nk, lsigma, usigma, nclip)
+    g = _Groups(key)
+    bm_s = g.sort(bm)
+    w, n, mean, var = _clip(g, bm_s - g.sort(bn), lsigma, usigma, nclip)
     present = np.nonzero(n >= max(int(min_pix), 2))[0]
     if present.size == 0:
         return DifferenceCells.empty(order)
     nn = np.maximum(n, 1)
-    rho_mean = (np.bincount(key, weights=rho * w, minlength=nk) / nn)[present]
-    value_m = (np.bincount(key, weights=np.asarray(bm, dtype=np.float64) * w, minlength=nk) / nn)[present]
+    rho_mean = (g.sum(g.sort(rho) * w) / nn)[present]
+    value_m = (g.sum(bm_s * w) / nn)[present]
     sigma = np.sqrt(var[present] * 2.0 / (1.0 + rho_mean) / n[present])
-    pos_m = _positions(xm, ym, key, w, n, present, nk, order)
-    pos_n = _positions(xn, yn, key, w, n, present, nk, order)
-    return DifferenceCells(present.astype(np.int64), mean[present], value_m, sigma,
+    pos_m = _positions(g, xm, ym, w, n, present, order)
+    pos_n = _positions(g, xn, yn, w, n, present, order)
+    return DifferenceCells(g.cells[present], mean[present], value_m, sigma,
                            n[present].astype(np.int64), pos_m, pos_n, order)

@@ -107,10 +107,14 @@ class ExposureFrame:
         return self.to_chip(k, order).T @ a_chip
 
 
-def exposure_frame(chips: list[Chip]) -> ExposureFrame:
-    """The frame of an exposure made of ``chips`` (see the module docstring)."""
+def exposure_frame(chips: list[Chip], *, pixel: bool = False) -> ExposureFrame:
+    """The frame of an exposure made of ``chips`` (see the module docstring).
+
+    ``pixel``: a single chip's own pixel grid even when it is distorted (the final frame
+    of a single-chip exposure, :func:`skymatch.core._models_engine.model_solutions`).
+    """
     chips = tuple(chips)
-    if len(chips) == 1 and not _distorted(chips[0].wcs):
+    if len(chips) == 1 and (pixel or not _distorted(chips[0].wcs)):
         xc, yc, h = normalisation(chips[0].shape)
         return ExposureFrame(chips, None, xc, yc, h)
     lin = linear_part(chips[0].wcs.deepcopy())

@@ -170,7 +170,7 @@ def _design(eq: CellEquations, index: np.ndarray, T: int, n_unk: int) -> sparse.
 
 def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local: np.ndarray,
                  local_cov: np.ndarray | None = None, coverage: np.ndarray | None = None, *,
-                 rng: int | np.random.Generator = 0,
+                 target: np.ndarray | None = None, rng: int | np.random.Generator = 0,
                  exact_limit: int = EXACT_LIMIT) -> ModelSolution:
     """Solve the overlap equations of all exposures jointly.
 
@@ -191,6 +191,10 @@ def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local
     coverage : array (n_exp, T, T), optional
         Mean outer product of each exposure's basis over its pixels: what an overlap
         covering the whole exposure would measure, the yardstick of "undetermined".
+    target : array (n_exp, T), optional
+        A solution whose free polynomial this one must share: the constraints become
+        ``C theta = C target`` instead of ``C theta = 0`` (the second stage of
+        :func:`skymatch.core._models_engine.model_solutions`).
     rng : int or Generator
         Random probes for the covariance of large problems.
     """
@@ -222,7 +226,8 @@ def solve_models(n_exp: int, T: int, eq: CellEquations, gauge: np.ndarray, local
         rhs = rhs + R.T @ (prior_w * prior_rhs)
     C = _constraints(gauge, used, comp, n_comp, T, undetermined)
     kkt = sparse.bmat([[N + R.T @ sparse.diags(prior_w) @ R, C.T], [C, None]], format="csc")
-    x = _kkt_solve(kkt, np.concatenate([rhs, np.zeros(C.shape[0])]))
+    c_rhs = np.zeros(C.shape[0]) if target is None else C @ np.nan_to_num(target[used]).ravel()
+    x = _kkt_solve(kkt, np.concatenate([rhs, c_rhs]))
     th = x[:n_unk].reshape(used.size, T)
     res = eq.d - A @ th.ravel()
     dof = eq.n + n_strong - (n_unk - C.shape[0])

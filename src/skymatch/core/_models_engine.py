@@ -69,9 +69,10 @@ class ModelSolved:
     solution: ModelSolution | None
 
 
-def exposure_frames(chips: list[Chip], exps) -> list[ExposureFrame]:
-    """The frame of every exposure (see :mod:`skymatch.core._frames`)."""
-    return [exposure_frame([chips[k] for k in members]) for members in exps.members]
+def exposure_frames(chips: list[Chip], exps, *, pixel: bool = False) -> list[ExposureFrame]:
+    """The frame of every exposure (see :mod:`skymatch.core._frames`); ``pixel``: single
+    chips in their own pixel grid."""
+    return [exposure_frame([chips[k] for k in members], pixel=pixel) for members in exps.members]
 
 
 def _cell_design(frame: ExposureFrame, k_in_exp: int, x, y, moments, moment_order: int,
@@ -94,29 +95,18 @@ def overlap_equations(chips, exps, overlaps, frames, order: int) -> CellEquation
     for (ei, ej, a, b), res in zip(overlaps.owners, overlaps.results):
         if res.cells is None:
             continue
-        c1, c2 = res.cells
-        if not len(c1) or not len(c2):
-            continue
-        _, k1, k2 = np.intersect1d(c1.key, c2.key, assume_unique=True, return_indices=True)
-        if k1.size == 0:
+        c = res.cells
+        if not len(c):
             continue
         pa, pb = _position_in_exposure(exps, a), _position_in_exposure(exps, b)
-        designs = []
-        for cells, idx in ((c1, k1), (c2, k2)):
-            (xm, ym, mom_m), (xn, yn, mom_n) = cells.m, cells.n
-            ai = _cell_design(frames[ei], pa, xm[idx], ym[idx], mom_m[idx], cells.order, order)
-            aj = _cell_design(frames[ej], pb, xn[idx], yn[idx], mom_n[idx], cells.order, order)
-            designs.append((ai, aj))
-        ai = 0.5 * (designs[0][0] + designs[1][0])
-        aj = 0.5 * (designs[0][1] + designs[1][1])
-        diff = 0.5 * (c1.diff[k1] + c2.diff[k2])
-        value_m = 0.5 * (c1.value_m[k1] + c2.value_m[k2])
-        sigma = 0.5 * (c1.sigma[k1] + c2.sigma[k2])
-        npix = 0.5 * (c1.npix[k1] + c2.npix[k2])
-        ra, dec = chips[a].wcs.deepcopy().pixel_to_world_values(c1.m[0][k1], c1.m[1][k1])
+        (xm, ym, mom_m), (xn, yn, mom_n) = c.m, c.n
+        ai = _cell_design(frames[ei], pa, xm, ym, mom_m, c.order, order)
+        aj = _cell_design(frames[ej], pb, xn, yn, mom_n, c.order, order)
+        diff, value_m, sigma, npix = c.diff, c.value_m, c.sigma, c.npix
+        ra, dec = chips[a].wcs.deepcopy().pixel_to_world_values(xm, ym)
         xi, eta = plane.project(np.asarray(ra), np.asarray(dec))
         p = pair_index.setdefault((ei, ej), len(pair_index))
-        n = k1.size
+        n = len(c)
         parts.append(CellEquations(
             i=np.full(n, ei, np.int64), j=np.full(n, ej, np.int64), ai=ai, aj=aj,
             bi=value_m, bj=value_m - diff, sigma=sigma, npix=npix, pair=np.full(n, p, np.int64),
@@ -196,14 +186,21 @@ def gauge_vectors(chips, exps, frames, plane, order: int, n: int = 7) -> np.ndar
 
 
 def model_solutions(inp: ModelInputs, methods, *, match_down: bool = True) -> ModelSolved:
-    """Models of every exposure for every requested method."""
+    """Models of every exposure for every requested method.
+
+    A single-chip exposure's model lives in its own pixel grid (where ``SKYCij`` are
+    defined: written exactly, and where a detector's sky lives); an exposure of several
+    chips in its distortion-free frame (:mod:`skymatch.core._frames`).  With distortion,
+    one global plane on the sky is not exactly a plane in every pixel grid, so the
+    polynomial no overlap determines is only nearly free there; :func:`_gauge_target`
+    fixes it first in distortion-free frames, where it is exactly free.
+    """
     chips, exps, order = inp.chips, inp.exposures, inp.order
     T = n_terms(order)
-    frames = exposure_frames(chips, exps)
+    frames = exposure_frames(chips, exps, pixel=True)
     local = _local_fits(inp, frames)
     levels = _levels(chips, exps, frames, order)
-    th_local = np.array([f.theta if f is not None else np.full(T, np.nan) for f in local])
-    cov_local = np.array([f.cov if f is not None else np.full((T, T), np.nan) for f in local])
+    th_local, cov_local = _stack_local(local, T)
     L = np.einsum("et,et->e", levels, th_local)
     L_err = np.sqrt(np.maximum(np.einsum("et,etu,eu->e", levels, cov_local, levels), 0.0))
     eq = solution = None
@@ -211,7 +208,8 @@ def model_solutions(inp: ModelInputs, methods, *, match_down: bool = True) -> Mo
     if any("match" in m for m in methods):
         eq = overlap_equations(chips, exps, inp.overlaps, frames, order)
         G = gauge_vectors(chips, exps, frames, inp.overlaps.footprints.plane, order)
-        solution = solve_models(exps.n, T, eq, G, th_local, cov_local, _coverage(exps, frames, order))
+        solution = solve_models(exps.n, T, eq, G, th_local, cov_local, _coverage(exps, frames, order),
+                                target=_gauge_target(inp, frames))
         matched = _match_down(solution, levels, match_down)
         comps = [[exps.ids[e] for e in np.nonzero(solution.labels == lab)[0]]
                  for lab in range(solution.n_components)]
@@ -220,6 +218,31 @@ def model_solutions(inp: ModelInputs, methods, *, match_down: bool = True) -> Mo
     for m in methods:
         out[m] = _combine(m, th_local, cov_local, L, L_err, levels, local, matched, solution, T)
     return ModelSolved(order, frames, local, levels, out, eq, solution)
+
+
+def _stack_local(local, T):
+    th = np.array([f.theta if f is not None else np.full(T, np.nan) for f in local])
+    cov = np.array([f.cov if f is not None else np.full((T, T), np.nan) for f in local])
+    return th, cov
+
+
+def _gauge_target(inp: ModelInputs, frames) -> np.ndarray | None:
+    """The joint solution in distortion-free frames, written in ``frames`` (None when they
+    are the same): the free polynomial of the final solve is set equal to its."""
+    chips, exps, order = inp.chips, inp.exposures, inp.order
+    lin = exposure_frames(chips, exps)
+    if all(a.single == b.single for a, b in zip(lin, frames)):
+        return None
+    T = n_terms(order)
+    th_local, cov_local = _stack_local(_local_fits(inp, lin), T)
+    eq = overlap_equations(chips, exps, inp.overlaps, lin, order)
+    G = gauge_vectors(chips, exps, lin, inp.overlaps.footprints.plane, order)
+    sol = solve_models(exps.n, T, eq, G, th_local, cov_local, _coverage(exps, lin, order))
+    target = sol.theta.copy()
+    for e, (a, b) in enumerate(zip(lin, frames)):
+        if b.single and not a.single and np.all(np.isfinite(target[e])):
+            target[e] = a.to_chip(0, order) @ target[e]
+    return target
 
 
 def _match_down(sol: ModelSolution, levels, match_down: bool) -> np.ndarray:

@@ -25,7 +25,7 @@ def write_index_html(path: str, *, title: str, table: Table, pictures: dict, pro
     """Write ``index.html`` linking the table, the plots, the GIF and the mosaics.
 
     ``flatness`` rows are ``(label, method, model, rms, noise, cells, units)``; their
-    pictures are ``pictures['flatness'][label]``.  Links are relative to the page (final
+    pictures are ``pictures['flatness_pictures'][label]``.  Links are relative to the page (final
     names, also when the run stages the files in ``transaction``).
     """
     base = os.path.dirname(os.path.abspath(path))
@@ -49,7 +49,7 @@ def write_index_html(path: str, *, title: str, table: Table, pictures: dict, pro
         for lab, meth, mod, rms, noise, cells, units in flatness)
     flat_pics = "".join(
         f'<figure><img src="{rel(p)}" width="420"><figcaption>{html.escape(lab)}</figcaption></figure>'
-        for lab, p in pictures.get("flatness", {}).items())
+        for lab, p in pictures.get("flatness_pictures", {}).items())
     flat = "" if not flat_rows else (
         "<h2>Flatness (lower is flatter)</h2>"
         "<table><tr><th>label</th><th>method</th><th>sky model</th><th>flatness</th><th>noise</th>"

@@ -136,7 +136,7 @@ def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr,
             ax = flatness_figure(res.flatness, ax=_flat_axes(), title=f"{lab}: overlap residuals")
             flat_pics[lab] = save_figure(ax, os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}_flatness.png"),
                                          transaction=txn)
-    pics["flatness"] = flat_pics
+    pics["flatness_pictures"] = flat_pics
     notes = [f"{len(chips)} chips; compat={compat or 'none'}; frame {fr.shape[1]} x {fr.shape[0]} px",
              "MDRIZSKY in each input's data units; the mosaics share one display stretch.",
              "Flatness: rms of the difference between overlapping exposures after their skies are "
