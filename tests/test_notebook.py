@@ -375,7 +375,7 @@ def notebook(tmp_path_factory):
             with contextlib.redirect_stdout(out):
                 for k, (section, cell) in enumerate(cells):
                     code = _with_skymatch_imports(cell) if section == "0" else cell
-                    exec(compile(code, f"<notebook section {section}, cell {k}>", "exec"), namespace)  # noqa: S102
+                    exec(compile(code, f"<notebook section {section}, cell {k}>", "exec"), namespace)
             figure = plt.gcf()
             drawn = [len(ax.images) for ax in figure.axes]
         finally:

@@ -53,7 +53,7 @@ def _output_name(output: Any) -> Any:
 
 
 # DrizzlePac's names (the function, `input`); one flat list of checks, a line each.
-def AstroDrizzle(  # noqa: N802, C901, PLR0912
+def AstroDrizzle(  # noqa: N802
     input: str | os.PathLike | Sequence[str | os.PathLike] | None = None,  # noqa: A002
     *,
     mdriztab: bool = False,

@@ -42,7 +42,7 @@ _PASSED_ON = ("threshold", "conv_width", "peakmin", "peakmax", "dqbits")
 _SHARP_ROUND = ("sharplo", "sharphi", "roundlo", "roundhi")
 
 
-def _find_options(cfg: Any, name: str, no: Refusals) -> dict:  # noqa: C901
+def _find_options(cfg: Any, name: str, no: Refusals) -> dict:
     """The image-find dictionary's values skymatch uses; the others refused unless inert."""
     if cfg is None:
         return {}
