@@ -141,9 +141,9 @@ def _print_sky(r, *, verbose: int) -> None:
     print_table(head + (["units"] if mixed else []) + ["valid", "how"], rows)
     compat = r.parameters.get("compat")
     print(f"\n{len(r.chips)} chips, skymethod {res.method}{' (compat ' + compat + ')' if compat else ''}, "
-          f"sky model {res.sky_model}; MDRIZSKY{' (the model mean over the chip)' if model else ''}"
-          f"{', SKYERR (1 sigma)' if errors else ''}{' and SKYCij' if model else ''} in data units "
-          f"({_units(r.chips)})")
+          f"sky model {res.sky_model}; MDRIZSKY in data units ({_units(r.chips)})"
+          f"{', as are SKYERR (1 sigma)' if errors else ''}{' and SKYCij' if model else ''}"
+          f"{'; MDRIZSKY is the model mean over the chip' if model else ''}")
     if model:
         print("SKYCij: sky(x, y) = sum SKYCij u^i v^j, u = (x - xc)/h, v = (y - yc)/h over each chip's pixels "
               "(all coefficients in the headers and the table)")

@@ -15,7 +15,7 @@ and write what AstroDrizzle writes: ``f160w_match_drz_sci.fits`` (extension 1: t
 (``astrodrizzle.log``).  Products are replaced, as AstroDrizzle replaces them.
 """
 
-# ruff: noqa: ARG001 - DrizzlePac parameters that make no difference are accepted and not used, by design
+
 from __future__ import annotations
 
 import os
@@ -53,6 +53,54 @@ def _output_name(output: Any) -> Any:
 
 
 # DrizzlePac's names (the function, `input`); one flat list of checks, a line each.
+def _refuse_unsupported(p: dict, *, skysub: bool, driz_combine: bool) -> None:
+    """Raise one ParameterError naming every parameter of the call ``p`` skymatch cannot honour."""
+    from ..api._validate import as_bool
+
+    no = Refusals("AstroDrizzle")
+    if blank(p["output"]) and driz_combine:
+        no.add("output", p["output"], "name the products, e.g. output='f160w' (AstroDrizzle derives a name from the "
+               "input; skymatch asks for it)")
+    for name, value in (("mdriztab", p["mdriztab"]), ("editpars", p["editpars"])):
+        if as_bool(value, name):
+            no.add(name, value, "pass the parameters as keywords")
+    if p["configobj"] is not None:
+        no.add("configobj", p["configobj"], "pass the parameters as keywords")
+    if p["wcsmap"] is not None:
+        no.add("wcsmap", p["wcsmap"], "pixels are mapped through the inputs' own WCS (drizzle's calc_pixmap)")
+    no.unless_blank("wcskey", p["wcskey"], "the primary WCS is used; make the alternate WCS primary first")
+    no.unless_default("proc_unit", p["proc_unit"], "native", "data are processed in their own units; "
+                      "final_units chooses the output's")
+    if not as_bool(p["coeffs"], "coeffs"):
+        no.add("coeffs", p["coeffs"], "the distortion (SIP, lookup tables) is always applied")
+    if not as_bool(p["context"], "context"):
+        no.add("context", p["context"], "the context image NAME_drz_ctx.fits is always written")
+    no.unless_blank("group", p["group"], "every SCI extension is used")
+    no.unless_blank("rules_file", p["rules_file"], "pass the parameters as keywords")
+    if as_bool(p["restore"], "restore"):
+        no.add("restore", p["restore"], "skymatch keeps no OrigFiles/ copies to restore from")
+    if as_bool(p["preserve"], "preserve"):
+        no.add("preserve", p["preserve"], "skymatch makes no OrigFiles/ backup (it changes only the inputs' "
+               "MDRIZSKY and SM* header keywords); set preserve=False")
+    no.unless_default("static_sig", p["static_sig"], 4.0, "the static mask uses AstroDrizzle's default 4 sigma")
+    no.unless_blank("skymask_cat", p["skymask_cat"], "give masks in an @list file ('file.fits mask.fits' per line)")
+    for name, value in (("driz_separate", p["driz_separate"]), ("median", p["median"]), ("blot", p["blot"]),
+                        ("driz_cr", p["driz_cr"])):
+        if as_bool(value, name):
+            no.add(name, value, _CR_FIX)
+    no.unless_default("final_wht_type", p["final_wht_type"], "EXP", "weights are EXPTIME x good-pixel coverage ('EXP')")
+    no.unless_default("final_wt_scl", p["final_wt_scl"], "exptime", "weights scale with EXPTIME ('exptime')")
+    no.unless_blank("final_maskval", p["final_maskval"], "pixels with no weight are final_fillval")
+    for name, value in (("final_crpix1", p["final_crpix1"]), ("final_crpix2", p["final_crpix2"])):
+        no.unless_blank(name, value, "the reference pixel is the frame's centre; move the frame with "
+                        "final_ra/final_dec")
+    for name, value in (("exptime", p["exptime"]), ("expkeyword", p["expkeyword"])):
+        no.unless_blank(name, value, "EXPTIME is read from each input's header")
+    if not skysub and not driz_combine:
+        no.add("driz_combine", driz_combine, "with skysub=False too there is nothing to do")
+    no.raise_any()
+
+
 def AstroDrizzle(  # noqa: N802
     input: str | os.PathLike | Sequence[str | os.PathLike] | None = None,  # noqa: A002
     *,
@@ -326,54 +374,14 @@ def AstroDrizzle(  # noqa: N802
     ...     skymethod='match', driz_separate=False, median=False, blot=False, driz_cr=False,
     ...     final_bits='64', final_wcs=True, final_rot=257.)                # doctest: +SKIP
     """
+    params = dict(locals())  # every parameter, by name, for the refusal checks
     from .. import api
     from ..api._validate import as_bool, as_inputs, as_int, as_log_file
 
     inputs = as_inputs(input, "input")
-    no = Refusals("AstroDrizzle")
     skysub = as_bool(skysub, "skysub")
     driz_combine = as_bool(driz_combine, "driz_combine")
-    if blank(output) and driz_combine:
-        no.add("output", output, "name the products, e.g. output='f160w' (AstroDrizzle derives a name from the "
-               "input; skymatch asks for it)")
-    for name, value in (("mdriztab", mdriztab), ("editpars", editpars)):
-        if as_bool(value, name):
-            no.add(name, value, "pass the parameters as keywords")
-    if configobj is not None:
-        no.add("configobj", configobj, "pass the parameters as keywords")
-    if wcsmap is not None:
-        no.add("wcsmap", wcsmap, "pixels are mapped through the inputs' own WCS (drizzle's calc_pixmap)")
-    no.unless_blank("wcskey", wcskey, "the primary WCS is used; make the alternate WCS primary first")
-    no.unless_default("proc_unit", proc_unit, "native", "data are processed in their own units; "
-                      "final_units chooses the output's")
-    if not as_bool(coeffs, "coeffs"):
-        no.add("coeffs", coeffs, "the distortion (SIP, lookup tables) is always applied")
-    if not as_bool(context, "context"):
-        no.add("context", context, "the context image NAME_drz_ctx.fits is always written")
-    no.unless_blank("group", group, "every SCI extension is used")
-    no.unless_blank("rules_file", rules_file, "pass the parameters as keywords")
-    if as_bool(restore, "restore"):
-        no.add("restore", restore, "skymatch keeps no OrigFiles/ copies to restore from")
-    if as_bool(preserve, "preserve"):
-        no.add("preserve", preserve, "skymatch makes no OrigFiles/ backup (it changes only the inputs' "
-               "MDRIZSKY and SM* header keywords); set preserve=False")
-    no.unless_default("static_sig", static_sig, 4.0, "the static mask uses AstroDrizzle's default 4 sigma")
-    no.unless_blank("skymask_cat", skymask_cat, "give masks in an @list file ('file.fits mask.fits' per line)")
-    for name, value in (("driz_separate", driz_separate), ("median", median), ("blot", blot),
-                        ("driz_cr", driz_cr)):
-        if as_bool(value, name):
-            no.add(name, value, _CR_FIX)
-    no.unless_default("final_wht_type", final_wht_type, "EXP", "weights are EXPTIME x good-pixel coverage ('EXP')")
-    no.unless_default("final_wt_scl", final_wt_scl, "exptime", "weights scale with EXPTIME ('exptime')")
-    no.unless_blank("final_maskval", final_maskval, "pixels with no weight are final_fillval")
-    for name, value in (("final_crpix1", final_crpix1), ("final_crpix2", final_crpix2)):
-        no.unless_blank(name, value, "the reference pixel is the frame's centre; move the frame with "
-                        "final_ra/final_dec")
-    for name, value in (("exptime", exptime), ("expkeyword", expkeyword)):
-        no.unless_blank(name, value, "EXPTIME is read from each input's header")
-    if not skysub and not driz_combine:
-        no.add("driz_combine", driz_combine, "with skysub=False too there is nothing to do")
-    no.raise_any()
+    _refuse_unsupported(params, skysub=skysub, driz_combine=driz_combine)
 
     jobs = as_int(num_cores, "num_cores", optional=True, minimum=1)
     log_file: Any = False if blank(runfile) else as_log_file(runfile, "astrodrizzle.log", "runfile")
