@@ -347,33 +347,38 @@ def dense_difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xn: 
 def _clip_dense(v: np.ndarray, w0: np.ndarray, lsigma: float, usigma: float, nclip: int):
     """:func:`_clip` on cells laid out one per row (``w0``: the usable pixels).
 
-    Each pass works only on the rows (cells) whose kept set still changes."""
+    Each pass works only on the rows (cells) whose kept set still changes; the variance
+    comes from the sums of values and squares (one pass, no deviations array)."""
     w = w0.astype(np.float64)
-    n, mean, var, d = _dense_stats(v, w)
+    n, mean, var = _dense_stats(v, w)
     rows = np.arange(v.shape[0])
     va, w0a, keep = v, w0, w0
     for _ in range(int(nclip)):
-        std = np.sqrt(var[rows])[:, None]
+        std = np.sqrt(var[rows])
         with np.errstate(invalid="ignore"):
-            new = w0a & (d >= -lsigma * std) & (d <= usigma * std)
+            new = va >= (mean[rows] - lsigma * std)[:, None]
+            new &= va <= (mean[rows] + usigma * std)[:, None]
+        new &= w0a
         changed = np.any(new != keep, axis=1)
         if not changed.any():
             break
         rows, va, w0a, keep = rows[changed], va[changed], w0a[changed], new[changed]
         wa = keep.astype(np.float64)
         w[rows] = wa
-        n[rows], mean[rows], var[rows], d = _dense_stats(va, wa)
+        n[rows], mean[rows], var[rows] = _dense_stats(va, wa)
     return w, n, mean, var
 
 
 def _dense_stats(v: np.ndarray, w: np.ndarray):
-    """Per row: weight sum, weighted mean and variance, and the deviations from the mean."""
+    """Per row: weight sum, weighted mean and variance (from sums of values and squares:
+    sky values are far from large enough against their scatter for that to lose digits)."""
     n = w.sum(axis=1)
+    s1 = np.einsum("ij,ij->i", v, w)
+    s2 = np.einsum("ij,ij,ij->i", v, v, w)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.einsum("ij,ij->i", v, w) / n
-        d = v - mean[:, None]
-        var = np.einsum("ij,ij,ij->i", d, d, w) / (n - 1)
-    return n, mean, var, d
+        mean = s1 / n
+        var = np.maximum(s2 - s1 * mean, 0.0) / (n - 1)
+    return n, mean, var
 
 
 def bilinear(data: np.ndarray, good: np.ndarray, x: np.ndarray, y: np.ndarray):
