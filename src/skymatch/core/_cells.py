@@ -399,10 +399,15 @@ def bilinear(data: np.ndarray, good: np.ndarray, x: np.ndarray, y: np.ndarray):
     # One flat index and one "all four neighbours usable" lookup instead of 2-D fancy
     # indexing eight times.
     flat = np.where(ok, j0 * nx + i0, 0).astype(np.intp)
-    good4 = good.copy()
-    good4[:, :-1] &= good[:, 1:]
-    good4[:-1, :] &= good4[1:, :]
-    ok &= good4.ravel()[flat]
+    if ok.any():
+        # "All four neighbours usable", over the rows the positions reach only.
+        r0 = int(j0[ok].min())
+        r1 = int(j0[ok].max()) + 2
+        g = good[r0:r1]
+        good4 = g.copy()
+        good4[:, :-1] &= g[:, 1:]
+        good4[:-1, :] &= good4[1:, :]
+        ok &= good4.ravel()[np.where(ok, flat - r0 * nx, 0)]
     d = data.ravel()
     v00 = d.take(flat)
     v10 = d.take(flat + 1)

@@ -406,6 +406,8 @@ def _solve_all(chips, exps, opts: _Options, static_masks, executor, context, pro
 def _chip_pass(chips, opts, static_of, need_stat, need_cells, executor, context, progress):
     jobs = []
     spec = opts.cell_spec(opts.max_order) if need_cells else None
+    if spec is not None and all(m == "match" for m in opts.methods):
+        spec = replace(spec, step=2)  # the own skies only fill what overlaps cannot
     for c in chips:
         sp, sk = static_of(c)
         jobs.append(_ChipJob(c, opts.flags, opts.stat if need_stat else None, sp, sk, context, spec))
