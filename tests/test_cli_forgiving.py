@@ -219,3 +219,34 @@ def test_boolflag_is_used_for_every_switch():
     for name, _sub, a in _optional_actions():
         assert not isinstance(a, (argparse._StoreTrueAction, argparse._StoreFalseAction)), (name, a.dest)
     assert any(isinstance(a, BoolFlag) for _, _, a in _optional_actions())
+
+
+def test_an_interrupt_that_surfaces_as_another_error_is_reported_as_interrupted(monkeypatch, capsys):
+    """Ctrl-C inside a library that turns it into its own error (matplotlib interrupted while
+    drawing raises ValueError) still ends as 'interrupted', exit 130, no traceback."""
+    import os
+    import signal
+    import time
+
+    from skymatch import cli
+    from skymatch.cli import _data
+
+    def interrupted_inside_a_library(_args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise ValueError("Invalid affine transformation matrix") from None
+        return 0
+
+    monkeypatch.setattr(_data, "_cmd_summary", interrupted_inside_a_library)
+    assert cli.main(["summary", "x.fits"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    # and an ordinary error without an interrupt is still an error (not hidden as one)
+    def broken(_args):
+        raise ValueError("a real bug")
+
+    monkeypatch.setattr(_data, "_cmd_summary", broken)
+    with pytest.raises(ValueError, match="a real bug"):
+        cli.main(["summary", "x.fits"])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

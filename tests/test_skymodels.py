@@ -228,3 +228,24 @@ def test_corner_overlap_constrains_the_level_and_is_reported():
     assert levels[:4] - levels[0] == pytest.approx(0.1 * np.arange(4), abs=0.005)
     # The corner's level rests on a few dozen pixels: right within its own uncertainty.
     assert abs(levels[4] - levels[0] - 0.4) < max(0.02, 3 * res.chips[4].error)
+
+
+def test_the_mdrizsky_plot_shows_methods_by_model():
+    """compare --sky-model constant,plane: the plot has one series per method x model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from astropy.table import Table
+
+    from skymatch.plotting import plot_mdrizsky
+
+    t = Table({"Rootname": ["a", "b", "c"], "ASN_ID": ["x"] * 3, "ORIENTAT": [1.0, 2.0, 3.0],
+               "match_constant": [0.1, 0.2, 0.0], "match_plane": [0.1, 0.3, 0.0]})
+    fig = plt.figure()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_mdrizsky(t, ax=fig.gca())
+    assert [c.get_offsets()[:, 1].tolist() for c in ax.collections] == [[0.1, 0.2, 0.0], [0.1, 0.3, 0.0]]
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == ["match_constant", "match_plane"]
+    plt.close(fig)

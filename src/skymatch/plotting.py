@@ -60,15 +60,21 @@ def plot_mdrizsky(table, *, ax=None):
     """
     ax = ax if ax is not None else _current_axes()
     x = np.arange(len(table))
-    for col, (label, color) in METHOD_STYLE.items():
-        if col in table.colnames:
-            ax.scatter(x, np.asarray(table[col], float), s=28, color=color, label=label)
+    styled = [(col, label, color) for col, (label, color) in METHOD_STYLE.items() if col in table.colnames]
+    # Methods x sky models (``match_constant``, ``match_plane`` ...): every other numeric column.
+    skip = {"Rootname", "ASN_ID", "ORIENTAT"} | {c for c, _, _ in styled}
+    others = [c for c in table.colnames if c not in skip and np.asarray(table[c]).dtype.kind == "f"]
+    markers = "osD^vP*X"
+    for k, (col, label, color) in enumerate(styled + [(c, c, None) for c in others]):
+        ax.scatter(x, np.asarray(table[col], float), s=28, color=color, label=label,
+                   marker=markers[k % len(markers)] if color is None else "o")
     ax.set_xticks(x)
     ax.set_xticklabels([str(r) for r in table["Rootname"]], rotation=70, fontsize=7)
     ax.set_xlabel("Individual images")
     ax.set_ylabel("MDRIZSKY value")
     ax.set_title("MDRIZSKY values of different sky matching techniques")
-    ax.legend(loc="center left", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="center left", fontsize=8)
     ax.grid(alpha=0.3)
     return ax
 

@@ -108,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 success, 1 a skymatch error, 2 a usage error, 3 not every image aligned,
         130 interrupted, 141 the output pipe was closed.
     """
+    interrupted: list[int] = []
+    restore = _catch_interrupts(interrupted)
     try:
         args, sub = _parse(list(sys.argv[1:] if argv is None else argv))
         _setup_logging(args.verbose)
@@ -128,6 +130,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         stderr("interrupted")
         return 130
+    except Exception:
+        # Ctrl-C can surface as another library's error (matplotlib interrupted while
+        # drawing raises ValueError): after an interrupt, say so, not a traceback.
+        if interrupted:
+            stderr("interrupted")
+            return 130
+        raise
+    finally:
+        restore()
+
+
+def _catch_interrupts(interrupted: list[int]):
+    """Record SIGINT in ``interrupted`` (then raise KeyboardInterrupt as Python does);
+    returns the function restoring the previous handler.  Only in the main thread, and
+    only where SIGINT has Python's default handler (an ignored SIGINT stays ignored)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return lambda: None
+
+    def on_sigint(signum, _frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    return lambda: signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

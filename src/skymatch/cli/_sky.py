@@ -204,12 +204,19 @@ def _cmd_sky(a) -> int:
     return 0
 
 
+def _log_timings(r) -> None:
+    import logging
+
+    logging.getLogger("skymatch").info("timings: %s", _timings(r.timings))
+
+
 def _cmd_drizzle(a) -> int:
     r = api.drizzle(a.inputs, **api_kwargs(a, api.drizzle))
+    _log_timings(r)
     fr = r.frame
     print(f"drizzled {len(r.chips)} chips onto {fr.shape[1]} x {fr.shape[0]} px "
           f"({fr.pixel_scale_arcsec:.4f} arcsec/px) in {r.timings['total']:.2f} s; "
-          f"sky subtracted: {'MDRIZSKY from the headers' if a.skysub else 'none'} "
+          f"sky subtracted: {'the sky models in the headers (SKYMODEL/SKYCij; else MDRIZSKY)' if a.skysub else 'none'} "
           f"(data units: {_units(r.chips)}); mosaic in {_mosaic_units(a.final_units)}")
     _print_products(r)
     return 0
@@ -221,10 +228,11 @@ def _mosaic_units(final_units: str) -> str:
 
 def _cmd_run(a) -> int:
     r = api.run(a.inputs, **api_kwargs(a, api.run))
+    _log_timings(r)
     res = r.sky.result
     rows = [[cs.name, f"{cs.sky:.8g}", "yes" if cs.valid else "NO", cs.how] for cs in res.chips]
     print_table(["chip", f"MDRIZSKY [{_units(r.chips)}]", "valid", "how"], rows)
-    print(f"\nsky ({res.method}) and drizzle in {r.timings['total']:.2f} s; "
+    print(f"\nsky ({res.method}, sky model {res.sky_model}) and drizzle in {r.timings['total']:.2f} s; "
           f"{'inputs unchanged (read-only)' if a.readonly else 'MDRIZSKY written to the inputs'}; "
           f"mosaic in {_mosaic_units(a.final_units)}")
     _print_products(r)
@@ -257,6 +265,7 @@ def report_compare(r) -> None:
 
 def _cmd_compare(a) -> int:
     r = api.compare(a.inputs, **api_kwargs(a, api.compare))
+    _log_timings(r)
     report_compare(r)
     return 0
 

@@ -46,11 +46,11 @@ class Refusals:
 
     def __init__(self, tool: str) -> None:
         self._tool = tool
-        self._items: list[str] = []
+        self._items: dict[str, list[str]] = {}  # reason -> the parameters refused for it
 
     def add(self, name: str, value: Any, why: str) -> None:
         """Record ``name=value`` as refused, ``why`` saying what skymatch does instead."""
-        self._items.append(f"{name}={value!r}: {why}")
+        self._items.setdefault(why, []).append(f"{name}={value!r}")
 
     def unless_default(self, name: str, value: Any, default: Any, why: str) -> None:
         """Refuse ``name`` unless it has DrizzlePac's default (the only value skymatch does)."""
@@ -65,7 +65,8 @@ class Refusals:
     def raise_any(self) -> None:
         """Raise one ParameterError naming every refused parameter."""
         if self._items:
-            raise ParameterError(f"{self._tool}: not supported by skymatch: " + "; ".join(self._items))
+            raise ParameterError(f"{self._tool}: not supported by skymatch: " + "; ".join(
+                f"{', '.join(names)}: {why}" for why, names in self._items.items()))
 
 
 def optional_path(value: Any) -> str | None:
