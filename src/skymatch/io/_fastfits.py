@@ -1,0 +1,303 @@
+"""Reading FITS headers and building WCS objects without astropy's card machinery.
+
+astropy parses every card of every header through its configurable, verifying ``Card``
+class (about 80 µs a card) and ``WCS(header)`` serialises and re-parses the header
+three times; for a run over thousands of small exposures that is most of the time.
+This module reads the header blocks of a plain (uncompressed) FITS file directly and
+parses the cards with a strict subset of the FITS rules.  Anything outside that subset
+(``CONTINUE``, ``HIERARCH``, record-valued or complex values, a malformed card, random
+groups, compressed images, a truncated file, bytes after the last HDU, lookup-table
+distortions) makes :func:`scan_fits` return ``None``: the caller then reads the file with
+astropy, which accepts or rejects it with its usual diagnostics.  So every file read
+here is one astropy would read to the same values.
+
+:func:`wcs_from_cards` builds the same :class:`~astropy.wcs.WCS` ``WCS(header)`` builds
+(bit for bit: the core keywords go through wcslib's own parser, the SIP coefficients
+through Python's ``float`` as in astropy) in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["HduCards", "scan_fits", "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
+
+BLOCK = 2880
+_CARD = 80
+_KEY_RE = re.compile(r"[A-Z0-9_-]{1,8}\Z")
+_INT_RE = re.compile(r"[+-]?[0-9]+\Z")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[EeDd][+-]?[0-9]+)?\Z")
+_COMMENTARY = frozenset({"", "COMMENT", "HISTORY"})
+# astropy's SIP keyword pattern (astropy/wcs/wcs.py SIP_KW) and the order keywords it
+# removes before handing a header to wcslib.
+_SIP_KW = re.compile(r"^[AB]P?_1?[0-9]_1?[0-9][A-Z]?$")
+_SIP_ORDERS = frozenset({"A_ORDER", "B_ORDER", "AP_ORDER", "BP_ORDER"})
+# Keywords of distortions astropy reads from other HDUs or treats specially: such
+# headers go through astropy.
+_ASTROPY_ONLY = ("D2IM", "CPDIS", "CPERR", "DP1", "DP2", "DQ1", "DQ2", "AXISCORR", "PV1_", "PV2_")
+_BITPIX = frozenset({8, 16, 32, 64, -32, -64})
+
+
+class _Unsupported(Exception):
+    """A card or layout this reader leaves to astropy."""
+
+
+@dataclass(frozen=True)
+class HduCards:
+    """One HDU's header as parsed cards, and where its data are in the file.
+
+    ``header`` maps each keyword to the value of its first card (as astropy's
+    ``Header[key]``); ``raw`` is the header's bytes up to (excluding) ``END``.
+    """
+
+    header: dict
+    raw: bytes
+    header_offset: int
+    data_offset: int
+    data_bytes: int  # unpadded
+    is_image: bool
+
+
+def _parse_string(text: str) -> tuple[str, str]:
+    """The value of a string card (``text`` starts with the opening quote) and the rest."""
+    out = []
+    i = 1
+    n = len(text)
+    while True:
+        j = text.find("'", i)
+        if j < 0:
+            raise _Unsupported("unterminated string")
+        out.append(text[i:j])
+        if j + 1 < n and text[j + 1] == "'":
+            out.append("'")
+            i = j + 2
+            continue
+        return "".join(out).rstrip(), text[j + 1:]
+
+
+def _parse_value(text: str):
+    """Value of the part of a card after ``= `` (astropy's rules, strict subset)."""
+    s = text.lstrip(" ")
+    if s.startswith("'"):
+        value, rest = _parse_string(s)
+        rest = rest.strip(" ")
+        if rest and not rest.startswith("/"):
+            raise _Unsupported("text after a string value")
+        return value
+    v = s.split("/", 1)[0].strip(" ")
+    if v == "T":
+        return True
+    if v == "F":
+        return False
+    if _INT_RE.match(v):
+        return int(v)
+    if _FLOAT_RE.match(v):
+        return float(v.replace("D", "E").replace("d", "e"))
+    if v == "":
+        raise _Unsupported("undefined value")
+    raise _Unsupported(f"value {v!r}")
+
+
+def _parse_header(raw: bytes) -> dict:
+    """Parse the cards of ``raw`` (ending before ``END``)."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise _Unsupported("non-ASCII header") from None
+    cards: dict = {}
+    for i in range(0, len(text), _CARD):
+        card = text[i:i + _CARD]
+        key = card[:8].rstrip(" ")
+        if key in _COMMENTARY:
+            if key == "" and card.strip(" "):
+                raise _Unsupported("text in a blank keyword card")
+            continue
+        if not _KEY_RE.match(key) or card[:8] != key.ljust(8):
+            raise _Unsupported(f"keyword {key!r}")
+        if card[8:10] != "= ":
+            raise _Unsupported(f"card {key} without a value")
+        if key not in cards:
+            cards[key] = _parse_value(card[10:])
+        else:
+            _parse_value(card[10:])  # every card must parse
+    return cards
+
+
+def _data_bytes(h: dict, primary: bool) -> int:
+    bitpix = h.get("BITPIX")
+    naxis = h.get("NAXIS")
+    if bitpix not in _BITPIX or not isinstance(naxis, int) or isinstance(naxis, bool) or not 0 <= naxis <= 999:
+        raise _Unsupported("BITPIX/NAXIS")
+    if naxis == 0:
+        return 0
+    dims = [h.get(f"NAXIS{k}") for k in range(1, naxis + 1)]
+    if any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in dims):
+        raise _Unsupported("NAXISn")
+    if primary and (dims[0] == 0 or h.get("GROUPS") is True):
+        raise _Unsupported("random groups")
+    pcount = h.get("PCOUNT", 0)
+    gcount = h.get("GCOUNT", 1)
+    if not isinstance(pcount, int) or not isinstance(gcount, int):
+        raise _Unsupported("PCOUNT/GCOUNT")
+    return abs(bitpix) // 8 * gcount * (pcount + int(np.prod(dims, dtype=np.int64)))
+
+
+def _read_header(fh, offset: int) -> tuple[bytes, int]:
+    """Header bytes before ``END`` starting at ``offset`` and the offset after its blocks."""
+    chunks = []
+    pos = offset
+    while True:
+        block = fh.read(BLOCK)
+        if len(block) < BLOCK:
+            raise _Unsupported("truncated header")
+        pos += BLOCK
+        for i in range(0, BLOCK, _CARD):
+            if block[i:i + 3] == b"END" and block[i + 3:i + _CARD].strip(b" ") == b"":
+                chunks.append(block[:i])
+                if block[i + _CARD:].strip(b" "):
+                    raise _Unsupported("cards after END")
+                return b"".join(chunks), pos
+        chunks.append(block)
+
+
+def scan_fits(path: str) -> list[HduCards] | None:
+    """Every HDU of an uncompressed FITS file, parsed, or None to let astropy read it.
+
+    Parameters
+    ----------
+    path : str
+        A regular, uncompressed file.
+
+    Returns
+    -------
+    list of HduCards or None
+        None for anything this reader does not handle (see the module docstring).
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            return _scan(fh, size)
+    except (_Unsupported, OSError):
+        return None
+
+
+def _scan(fh, size: int) -> list[HduCards]:
+    out: list[HduCards] = []
+    offset = 0
+    while offset < size:
+        raw, data_offset = _read_header(fh, offset)
+        primary = not out
+        if primary != raw.startswith(b"SIMPLE  ="):
+            raise _Unsupported("SIMPLE/XTENSION")
+        h = _parse_header(raw)
+        if primary and h.get("SIMPLE") is not True:
+            raise _Unsupported("SIMPLE = F")
+        xt = None if primary else h.get("XTENSION")
+        if not primary and not isinstance(xt, str):
+            raise _Unsupported("XTENSION")
+        if "ZIMAGE" in h or (xt is not None and xt not in ("IMAGE", "BINTABLE", "TABLE")):
+            raise _Unsupported("compressed image or unknown extension")
+        nbytes = _data_bytes(h, primary)
+        end = data_offset + -(-nbytes // BLOCK) * BLOCK
+        if end > size:
+            raise _Unsupported("truncated data")
+        out.append(HduCards(h, raw, offset, data_offset, nbytes, is_image=xt in (None, "IMAGE")))
+        offset = end
+        fh.seek(offset)
+    if offset != size or not out:
+        raise _Unsupported("bytes after the last HDU")
+    return out
+
+
+def needs_astropy_wcs(header: dict) -> bool:
+    """True when the WCS of ``header`` uses something :func:`wcs_from_cards` leaves to astropy."""
+    return any(k.startswith(_ASTROPY_ONLY) for k in header)
+
+
+def wcs_header_bytes(raw: bytes) -> bytes:
+    """The cards of ``raw`` that astropy hands to wcslib (no SIP keywords)."""
+    keep = []
+    for i in range(0, len(raw), _CARD):
+        card = raw[i:i + _CARD]
+        key = card[:8].decode("ascii").rstrip(" ")
+        if _SIP_KW.match(key) or key in _SIP_ORDERS:
+            continue
+        keep.append(card)
+    return b"".join(keep)
+
+
+def _sip_matrix(header: dict, prefix: str, order: int) -> np.ndarray:
+    m = np.zeros((order + 1, order + 1), np.double)
+    for i in range(order + 1):
+        for j in range(order - i + 1):
+            v = header.get(f"{prefix}_{i}_{j}")
+            if v is not None:
+                m[i, j] = v
+    return m
+
+
+def _sip(header: dict):
+    """astropy's ``WCS._read_sip_kw`` on parsed cards (None without SIP)."""
+    from astropy.wcs import Sip
+
+    def order(key):
+        v = header.get(key)
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    a = b = ap = bp = None
+    ao, bo = order("A_ORDER"), order("B_ORDER")
+    if ao is not None and ao > 1:
+        if bo is None:
+            raise ValueError("A_ORDER provided without corresponding B_ORDER keyword for SIP distortion")
+        if bo > 1:
+            a = _sip_matrix(header, "A", int(ao))
+            b = _sip_matrix(header, "B", int(bo))
+    elif bo is not None and bo > 1:
+        raise ValueError("B_ORDER provided without corresponding A_ORDER keyword for SIP distortion")
+    apo, bpo = order("AP_ORDER"), order("BP_ORDER")
+    if apo is not None and apo > 1:
+        if bpo is None:
+            raise ValueError("AP_ORDER provided without corresponding BP_ORDER keyword for SIP distortion")
+        if bpo > 1:
+            ap = _sip_matrix(header, "AP", int(apo))
+            bp = _sip_matrix(header, "BP", int(bpo))
+    elif bpo is not None and bpo > 1:
+        raise ValueError("BP_ORDER provided without corresponding AP_ORDER keyword for SIP distortion")
+    if a is None and b is None and ap is None and bp is None:
+        return None
+    if "CRPIX1" not in header or "CRPIX2" not in header:
+        raise ValueError("Header has SIP keywords without CRPIX keywords")
+    return Sip(a, b, ap, bp, (header["CRPIX1"], header["CRPIX2"]))
+
+
+def wcs_from_cards(header: dict, raw: bytes):
+    """``astropy.wcs.WCS(header)`` of a header without lookup-table distortions.
+
+    Parameters
+    ----------
+    header : dict
+        Parsed cards (:attr:`HduCards.header`).
+    raw : bytes
+        The header's card bytes (:attr:`HduCards.raw`).
+
+    Returns
+    -------
+    astropy.wcs.WCS
+        Equal, transform for transform and bit for bit, to ``WCS(header)``; callers
+        check :func:`needs_astropy_wcs` first.
+    """
+    from astropy.wcs import WCS, Wcsprm
+
+    wcsprm = Wcsprm(header=wcs_header_bytes(raw), key=" ", relax=True, keysel=-1, colsel=None,
+                    hdulist=None, preserve_units=False)
+    sip = _sip(header)
+    w = WCS(naxis=wcsprm.naxis) if wcsprm.naxis else WCS()
+    w.wcs = wcsprm
+    w.sip = sip
+    w.fix()
+    w.wcs.set()
+    return w
