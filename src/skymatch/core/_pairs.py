@@ -94,11 +94,19 @@ def overlap_geometry(fp: Footprints, a: int, b: int, *, compat: bool):
             continue
         for ring in [geom.exterior, *geom.interiors]:
             xy = np.asarray(ring.coords)
-            if len(np.unique(np.round(xy, 15), axis=0)) < 3:
+            if _n_distinct_rows(np.round(xy, 15)) < 3:
                 continue
             ra, dec = fp.plane.unproject(xy[:, 0], xy[:, 1])
             rings.append((ra, dec))
     return rings
+
+
+def _n_distinct_rows(a: np.ndarray) -> int:
+    """``len(np.unique(a, axis=0))`` of an (n, 2) array, without its structured-array sort."""
+    if a.shape[0] < 2 or not np.isfinite(a).all():
+        return len(np.unique(a, axis=0))
+    s = a[np.lexsort((a[:, 1], a[:, 0]))]
+    return 1 + int(np.count_nonzero((s[1:] != s[:-1]).any(axis=1)))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class HduCards:
     """
 
     header: dict
+    items: tuple  # every (keyword, value) card in order, commentary cards left out
     raw: bytes
     header_offset: int
     data_offset: int
@@ -103,13 +104,15 @@ def _parse_value(text: str):
     raise _Unsupported(f"value {v!r}")
 
 
-def _parse_header(raw: bytes) -> dict:
-    """Parse the cards of ``raw`` (ending before ``END``)."""
+def _parse_header(raw: bytes) -> tuple[dict, tuple]:
+    """Parse the cards of ``raw`` (ending before ``END``): the first value of each
+    keyword and every (keyword, value) in order."""
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
         raise _Unsupported("non-ASCII header") from None
     cards: dict = {}
+    items = []
     for i in range(0, len(text), _CARD):
         card = text[i:i + _CARD]
         key = card[:8].rstrip(" ")
@@ -121,11 +124,10 @@ def _parse_header(raw: bytes) -> dict:
             raise _Unsupported(f"keyword {key!r}")
         if card[8:10] != "= ":
             raise _Unsupported(f"card {key} without a value")
-        if key not in cards:
-            cards[key] = _parse_value(card[10:])
-        else:
-            _parse_value(card[10:])  # every card must parse
-    return cards
+        value = _parse_value(card[10:])
+        cards.setdefault(key, value)
+        items.append((key, value))
+    return cards, tuple(items)
 
 
 def _data_bytes(h: dict, primary: bool) -> int:
@@ -194,7 +196,7 @@ def _scan(fh, size: int) -> list[HduCards]:
         primary = not out
         if primary != raw.startswith(b"SIMPLE  ="):
             raise _Unsupported("SIMPLE/XTENSION")
-        h = _parse_header(raw)
+        h, items = _parse_header(raw)
         if primary and h.get("SIMPLE") is not True:
             raise _Unsupported("SIMPLE = F")
         xt = None if primary else h.get("XTENSION")
@@ -206,7 +208,7 @@ def _scan(fh, size: int) -> list[HduCards]:
         end = data_offset + -(-nbytes // BLOCK) * BLOCK
         if end > size:
             raise _Unsupported("truncated data")
-        out.append(HduCards(h, raw, offset, data_offset, nbytes, is_image=xt in (None, "IMAGE")))
+        out.append(HduCards(h, items, raw, offset, data_offset, nbytes, is_image=xt in (None, "IMAGE")))
         offset = end
         fh.seek(offset)
     if offset != size or not out:
