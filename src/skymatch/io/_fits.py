@@ -473,7 +473,10 @@ def _chips_of(f, spec: InputSpec, st, compat: bool, unknown: list) -> list[Chip]
         if spec.masks:
             mask_path = spec.masks[k] if len(spec.masks) == len(idxs) else spec.masks[0]
         token = f"{os.path.realpath(path)}:{st.st_mtime_ns}:{st.st_size}:{i}"
-        pixels = FitsPixels(path, i, dq, mask_path, token, memmap=not unmapped,
+        # Absolute paths: tasks may run in other processes or on Dask workers whose
+        # working folder is not this one.
+        pixels = FitsPixels(os.path.abspath(path), i, dq, mask_path and os.path.abspath(mask_path), token,
+                            memmap=not unmapped,
                             sci_at=f.location(i), dq_at=None if dq is None else f.location(dq),
                             stamp=(st.st_mtime_ns, st.st_size))
         chips.append(Chip(

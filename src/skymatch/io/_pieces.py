@@ -100,9 +100,38 @@ def _scanned_headers(path: str, hdus, chips: Sequence[Chip], ks) -> dict[int, tu
     return found
 
 
+def _location(hdul, chip: Chip, path: str) -> PixelLocation | None:
+    px = chip.pixels
+    sci = getattr(px, "sci", None)
+    path = os.path.abspath(path)
+    if not isinstance(sci, int) or getattr(px, "path", None) != path:
+        return None
+    if getattr(px, "memmap", True) is False:  # compressed: no byte offsets to read from
+        return None
+
+    def raw(i):
+        hdu = hdul[i]
+        if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)) or hdu.header.get("NAXIS", 0) != 2:
+            return None
+        bitpix = hdu.header["BITPIX"]
+        dt = _BITPIX_DTYPE[bitpix]
+        scale = (float(hdu.header.get("BSCALE", 1.0)), float(hdu.header.get("BZERO", 0.0)))
+        return int(hdul.fileinfo(i)["datLoc"]), dt, scale
+
+    s = raw(sci)
+    if s is None:
+        return None
+    dq = getattr(px, "dq", None)
+    d = raw(dq) if isinstance(dq, int) else None
+    return PixelLocation(path=path, shape=tuple(chip.shape), sci_offset=s[0], sci_dtype=s[1], sci_scale=s[2],
+                         dq_offset=None if d is None else d[0], dq_dtype=None if d is None else d[1],
+                         dq_scale=(1.0, 0.0) if d is None else d[2])
+
+
 def _scanned_location(hdus, chip: Chip, path: str) -> PixelLocation | None:
     px = chip.pixels
     sci = getattr(px, "sci", None)
+    path = os.path.abspath(path)
     if not isinstance(sci, int) or getattr(px, "path", None) != path or getattr(px, "memmap", True) is False:
         return None
 
