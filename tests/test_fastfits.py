@@ -146,3 +146,66 @@ def test_changed_file_is_read_through_astropy(small_mosaic, tmp_path):
         hdul[1].data = hdul[1].data + 1
     data = chip.pixels.read().data
     assert np.array_equal(data, fits.getdata(dst, 1).astype(np.float32))
+
+
+def _astropy_patches(path, updates):
+    from skymatch.io._fitsbytes import plan_update
+
+    with fits.open(path, memmap=True, lazy_load_hdus=True) as hdul:
+        upd = plan_update(path, hdul, updates, None, label=path)
+    return upd.patches if upd.in_place else None
+
+
+def _apply(path, patches):
+    with open(path, "r+b") as fh:
+        for offset, text in patches:
+            fh.seek(offset)
+            fh.write(text)
+
+
+def test_header_patches_equal_astropys(small_mosaic, tmp_path):
+    from skymatch import sky_methods
+    from skymatch.io._fastfits import header_patches
+    from skymatch.io._headers import sky_cards
+
+    _, truth = small_mosaic
+    paths = []
+    for p in truth.paths[:4]:
+        shutil.copy(p, tmp_path / Path(p).name)
+        paths.append(str(tmp_path / Path(p).name))
+    chips = read_inputs(paths)
+    results = sky_methods(chips, methods=["match", "localmin"])
+    extra = {"NEWKEY": (1.5, "a new keyword"), "ROOTNAME": None, "OBSERVER": ("someone", "who")}
+    n_patched = 0
+    for round_, method in enumerate(["match", "localmin", "match"]):
+        for chip in chips:
+            path, ext = chip.source[0], ("SCI", chip.source[2])
+            cards = sky_cards(results[method], results[method].chip(chip.name))
+            if round_ == 1:
+                cards.update(extra)
+            updates = {ext: cards}
+            ref = _astropy_patches(path, updates)
+            fast = header_patches(path, updates)
+            assert ref is not None and fast == ref
+            _apply(path, fast)
+            n_patched += 1
+        # what was written reads back
+        for chip in chips:
+            hdr = fits.getheader(chip.source[0], ("SCI", chip.source[2]))
+            assert hdr["MDRIZSKY"] == results[method].chip(chip.name).sky
+            assert hdr["SMMETHOD"] == method
+    assert n_patched == 12
+    assert "ROOTNAME" not in fits.getheader(paths[0], 1)
+
+
+def test_header_patches_leave_hard_cases_to_astropy(small_mosaic, tmp_path):
+    from skymatch.io._fastfits import header_patches
+
+    _, truth = small_mosaic
+    dst = tmp_path / "h_flt.fits"
+    shutil.copy(truth.paths[0], dst)
+    many = {f"K{k:07d}": (float(k), "fills the header") for k in range(400)}
+    assert header_patches(str(dst), {("SCI", 1): many}) is None  # must grow: rewritten
+    assert header_patches(str(dst), {("SCI", 1): {"LONG": ("x" * 65, "long")}}) is None
+    assert header_patches(str(dst), {("SCI", 9): {"A": (1, "c")}}) is None
+    assert header_patches(str(dst), {("SCI", 1): {"BUNIT": ("ELECTRONS", None)}}) is None

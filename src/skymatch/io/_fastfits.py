@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.wcs import WCS
 
-__all__ = ["CardsWCS", "HduCards", "scan_fits", "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
+__all__ = ["CardsWCS", "HduCards", "header_patches", "scan_fits", "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
 
 BLOCK = 2880
 _CARD = 80
@@ -338,3 +338,122 @@ class CardsWCS(WCS):
         if cards is not None and _fingerprint(self) == cards[2]:
             return (_rebuild, (cards[0], cards[1], self.pixel_shape))
         return super().__reduce__()
+
+
+# ---------------------------------------------------------------- header patches
+_BLANK = b" " * _CARD
+_END = b"END".ljust(_CARD)
+_COMMENTARY_B = frozenset({b"", b"COMMENT", b"HISTORY"})
+
+
+def _ext_index(hdus: list[HduCards], ext) -> int | None:
+    """Index of ``ext`` (an index or ``(EXTNAME, EXTVER)``) as astropy resolves it."""
+    if isinstance(ext, int) and not isinstance(ext, bool):
+        return ext if 0 <= ext < len(hdus) else None
+    if isinstance(ext, tuple) and len(ext) == 2 and isinstance(ext[0], str):
+        hits = [i for i, h in enumerate(hdus)
+                if str(h.header.get("EXTNAME", "")).strip().upper() == ext[0].strip().upper()
+                and h.header.get("EXTVER", 1) == ext[1]]
+        return hits[0] if len(hits) == 1 else None
+    return None
+
+
+def _card_key(card: bytes) -> bytes:
+    return card[:8].rstrip(b" ")
+
+
+def _patched_header(cards: list[bytes], span: int, updates) -> bytes | None:
+    """The header ``cards`` (no END) after ``updates``, as astropy's Header would
+    produce it and :mod:`skymatch.io._fitsbytes` lay it into ``span`` bytes, or None
+    for anything outside the simple cases (then astropy does it)."""
+    from astropy.io.fits import Card
+
+    cards = list(cards)
+    for key, value in updates.items():
+        kb = key.upper().encode("ascii")
+        where = [i for i, c in enumerate(cards) if _card_key(c) == kb]
+        if value is None or value[0] is None:
+            gone = set(where)
+            cards = [c for i, c in enumerate(cards) if i not in gone]
+            continue
+        if len(where) > 1:
+            return None
+        val, comment = value if len(value) == 2 else (value[0], None)
+        if isinstance(val, str) and len(val) > 60:
+            return None  # a long string could need CONTINUE cards
+        if where:
+            if comment is None:
+                return None  # astropy keeps the old comment: leave it to astropy
+            cards[where[0]] = Card(key, val, comment).image.encode("ascii")
+            continue
+        new = Card(key, val, comment).image.encode("ascii")
+        if len(new) != _CARD:
+            return None
+        # Header.append(card, useblanks=True, bottom=False): after the last
+        # non-commentary card, then one trailing blank card is used up.
+        k = len(cards) - 1
+        while k >= 0 and _card_key(cards[k]) in _COMMENTARY_B:
+            k -= 1
+        cards.insert(k + 1, new)
+        if cards[-1] == _BLANK:
+            cards.pop()
+    return _fill(cards, span)
+
+
+def _fill(cards: list[bytes], span: int) -> bytes | None:
+    """:func:`skymatch.io._fitsbytes._fill_to` and astropy's ``tostring`` on card bytes."""
+    slots = span // _CARD
+    n = len(cards) + 1
+    if n > slots:
+        need = n - slots
+        tail = 0
+        for c in reversed(cards):
+            if c != _BLANK:
+                break
+            tail += 1
+        if tail < need:
+            return None
+        cards = cards[:len(cards) - need]
+        n -= need
+    if slots - n >= 36:
+        cards = cards + [_BLANK] * (slots - n)
+    text = b"".join(cards) + _END
+    text += b" " * (-len(text) % BLOCK)
+    return text if len(text) == span else None
+
+
+def header_patches(path: str, updates) -> list[tuple[int, bytes]] | None:
+    """``(offset, new header bytes)`` of every header ``updates`` change in ``path``.
+
+    The same bytes :func:`skymatch.io._fitsbytes.plan_update` computes with astropy
+    for header-only updates that fit in place (``tests/test_fastfits.py`` compares
+    them), without parsing the file with astropy.  None when the file or an update is
+    not one of the simple cases (checksums, long strings, duplicated keywords, a header
+    that must grow): the caller then plans the update with astropy.
+
+    Parameters
+    ----------
+    path : str
+    updates : mapping
+        ``{extension: {keyword: (value, comment) or None}}``.
+    """
+    hdus = scan_fits(path)
+    if hdus is None:
+        return None
+    out = []
+    for ext, cards in updates.items():
+        idx = _ext_index(hdus, ext)
+        if idx is None:
+            return None
+        h = hdus[idx]
+        if "CHECKSUM" in h.header or "DATASUM" in h.header:
+            return None
+        raw = h.raw
+        if any(raw[i:i + 8] == b"CONTINUE" for i in range(0, len(raw), _CARD)):
+            return None
+        span = h.data_offset - h.header_offset
+        text = _patched_header([raw[i:i + _CARD] for i in range(0, len(raw), _CARD)], span, cards)
+        if text is None:
+            return None
+        out.append((h.header_offset, text))
+    return out
