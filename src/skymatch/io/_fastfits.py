@@ -369,12 +369,15 @@ def _patched_header(cards: list[bytes], span: int, updates) -> bytes | None:
     from astropy.io.fits import Card
 
     cards = list(cards)
+    present = {_card_key(c) for c in cards}
     for key, value in updates.items():
         kb = key.upper().encode("ascii")
-        where = [i for i, c in enumerate(cards) if _card_key(c) == kb]
+        where = [i for i, c in enumerate(cards) if _card_key(c) == kb] if kb in present else []
         if value is None or value[0] is None:
-            gone = set(where)
-            cards = [c for i, c in enumerate(cards) if i not in gone]
+            if where:
+                gone = set(where)
+                cards = [c for i, c in enumerate(cards) if i not in gone]
+                present.discard(kb)
             continue
         if len(where) > 1:
             return None
@@ -395,6 +398,7 @@ def _patched_header(cards: list[bytes], span: int, updates) -> bytes | None:
         while k >= 0 and _card_key(cards[k]) in _COMMENTARY_B:
             k -= 1
         cards.insert(k + 1, new)
+        present.add(kb)
         if cards[-1] == _BLANK:
             cards.pop()
     return _fill(cards, span)
