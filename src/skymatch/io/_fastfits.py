@@ -249,7 +249,9 @@ def _sip(header: dict):
 
     def order(key):
         v = header.get(key)
-        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ValueError(f"{key} = {v!r} is not a number")
+        return v
 
     a = b = ap = bp = None
     ao, bo = order("A_ORDER"), order("B_ORDER")
@@ -298,6 +300,9 @@ def wcs_from_cards(header: dict, raw: bytes):
     wcsprm = Wcsprm(header=wcs_header_bytes(raw), key=" ", relax=True, keysel=-1, colsel=None,
                     hdulist=None, preserve_units=False)
     sip = _sip(header)
+    if wcsprm.naxis != 2 and sip is not None:
+        raise ValueError("SIP distortions only work in 2 dimensions; the core WCS has "
+                         f"{wcsprm.naxis}")
     w = CardsWCS(naxis=wcsprm.naxis) if wcsprm.naxis else CardsWCS()
     w.wcs = wcsprm
     w.sip = sip
