@@ -1,6 +1,6 @@
 """Run every benchmark (``make bench``), one after the other, then print one summary.
 
-    python benchmarks/run_all.py [--quick] [--large] [--only NAME ...]
+    python benchmarks/run_all.py [--quick] [--large] [--sizes N ...] [--only NAME ...]
 
 Each ``bench_*.py`` runs in its own process (they can also be run alone, each with
 ``--quick``); a failing script is reported and the others still run. Figures and ratios are
@@ -29,6 +29,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="short smoke run of every benchmark")
     ap.add_argument("--large", action="store_true", help="include the 10,000-exposure scaling point")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None,
+                    help="numbers of exposures for bench_scaling (e.g. 1000 3000 10000)")
     ap.add_argument("--only", nargs="+", default=None, help="script names (e.g. bench_sky)")
     a = ap.parse_args()
     names = sorted(n[:-3] for n in os.listdir(HERE) if n.startswith("bench_") and n.endswith(".py"))
@@ -46,6 +48,8 @@ def main() -> int:
             args.append("--quick")
         if a.large and n == "bench_scaling":
             args.append("--large")
+        if a.sizes and n == "bench_scaling":
+            args += ["--sizes", *map(str, a.sizes)]
         try:
             os.remove(os.path.join(H.RESULTS, n + ".json"))
         except FileNotFoundError:

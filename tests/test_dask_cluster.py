@@ -79,3 +79,25 @@ def test_dask_drizzle_equals_the_local_one(small_mosaic, tmp_path, cluster):
     tb = fits.getdata(tmp_path / "remote_drz_ctx.fits", "CTXTAB")
     assert [tuple(x) for x in ta["INPUTS"]] == [tuple(x) for x in tb["INPUTS"]]
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".skymatch-")]
+
+
+def test_dask_run_equals_the_local_one(small_mosaic, tmp_path, cluster):
+    """The whole ``run`` (sky statistics in batches, then the blocks) on the cluster, from a
+    relative glob: the workers' working folders differ from this one."""
+    from skymatch.pipeline import run
+    d, truth = small_mosaic
+    for p in truth.paths:
+        shutil.copy(p, tmp_path / os.path.basename(p))
+    os.chdir(tmp_path)
+    local = run("*_flt.fits", "local", method="match", readonly=True, jobs=2,
+                drizzle={"block_size": 256})
+    remote = run("*_flt.fits", "remote", method="match", readonly=True, dask=cluster,
+                 drizzle={"block_size": 256})
+    sky_l = [c.sky for c in local.sky.result.chips]
+    sky_r = [c.sky for c in remote.sky.result.chips]
+    assert sky_r == sky_l  # the same statistics, computed on the workers
+    assert len(set(sky_l)) > 1 and min(sky_l) == 0.0  # match: skies relative to the lowest
+    for kind in ("sci", "wht"):
+        a = fits.getdata(tmp_path / f"local_drz_{kind}.fits")
+        b = fits.getdata(tmp_path / f"remote_drz_{kind}.fits")
+        assert np.array_equal(a, b, equal_nan=True), kind

@@ -28,6 +28,8 @@ __all__ = [
     "ProcessExecutor",
     "DaskExecutor",
     "make_executor",
+    "map_batched",
+    "batch_sizes",
     "MAX_JOBS",
     "STAGE_KINDS",
 ]
@@ -212,4 +214,49 @@ def ordered_results(executor: Executor, fn: Callable, items: Sequence,
         out.append(res)
         if progress is not None:
             progress(k)
+    return out
+
+
+def batch_sizes(n_items: int, n_workers: int, *, per_worker: int = 4, max_batch: int = 256) -> list[int]:
+    """Sizes of consecutive batches of ``n_items``: at least ``per_worker`` batches per
+    worker (so the workers stay busy to the end), each at most ``max_batch`` items (so
+    progress is reported and memory stays small), as equal as possible."""
+    if n_items <= 0:
+        return []
+    n = max(1, min(n_items, max(per_worker * n_workers, -(-n_items // max_batch))))
+    base, extra = divmod(n_items, n)
+    return [base + (k < extra) for k in range(n)]
+
+
+class _Batch:
+    """``fn`` applied to a list of items in one task (a picklable callable)."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, items: Sequence) -> list:
+        return self.fn(items)
+
+
+def map_batched(executor: Executor, fn_batch: Callable[[Sequence], list], items: Sequence,
+                progress: Callable[[int], None] | None = None, **sizes: int) -> list:
+    """``fn_batch`` over consecutive batches of ``items`` on ``executor``, flattened in order.
+
+    Small tasks cost more to ship (a thread hand-off, a pickle, a Dask task of a few
+    milliseconds each) than to run; a batch carries real work, and ``fn_batch`` can
+    share what its items have in common (WCS copies, pixels).  ``progress(done)`` is
+    called with the number of items done as batches finish.  ``sizes`` go to
+    :func:`batch_sizes`.
+    """
+    items = list(items)
+    bounds = []
+    start = 0
+    for n in batch_sizes(len(items), executor.n_workers, **sizes):
+        bounds.append((start, start + n))
+        start += n
+    out: list = []
+    for res in executor.map(_Batch(fn_batch), [items[a:b] for a, b in bounds]):
+        out.extend(res)
+        if progress is not None:
+            progress(len(out))
     return out

@@ -12,7 +12,6 @@ import re
 import warnings
 
 import numpy as np
-from astropy.nddata.bitmask import bitfield_to_boolean_mask, interpret_bit_flags
 
 from ..exceptions import ParameterError
 
@@ -67,6 +66,8 @@ def parse_bits(spec: int | str | None, *, name: str = "sky_bits") -> BitFlags:
             # '4+4': astropy warns that duplicates are ignored; the result (4) is what
             # the user meant, so say nothing.
             warnings.filterwarnings("ignore", message="Duplicate bit flags")
+            from astropy.nddata.bitmask import interpret_bit_flags  # astropy.nddata: ~0.5 s to import
+
             value = interpret_bit_flags(spec)
     except (ValueError, TypeError) as exc:
         raise ParameterError(f"{name}={spec!r}: cannot read {_culprit(spec, exc)}; {_SYNTAX}") from None
@@ -106,6 +107,8 @@ def dq_good_mask(dq: np.ndarray | None, flags: BitFlags) -> np.ndarray | None:
     dq = np.asarray(dq)
     if not np.issubdtype(dq.dtype, np.integer):
         dq = dq.astype(np.int64)
+    from astropy.nddata.bitmask import bitfield_to_boolean_mask  # imported when a DQ array is used
+
     return bitfield_to_boolean_mask(dq, ignore_flags=bits, flip_bits=True if invert else None,
                                     good_mask_value=True, dtype=bool)
 

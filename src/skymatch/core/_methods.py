@@ -18,10 +18,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..exceptions import InputError, ParameterError, UndeterminedSkyWarning
-from ..models import Chip, SkyResult
+from ..models import Chip, InMemoryPixels, SkyResult
 from ._constant import PairTotals, constant_match, stat_sigma
 from ._context import RunContext
-from ._executor import Executor, SerialExecutor, ThreadExecutor, ordered_results
+from ._executor import Executor, SerialExecutor, ThreadExecutor, map_batched, ordered_results
 from ._flatness import flatness_inputs
 from ._masks import BitFlags, parse_bits
 from ._models_engine import ModelInputs, model_solutions
@@ -31,8 +31,8 @@ from ._pairs import (
     candidate_pairs,
     chip_cells,
     compute_footprints,
+    overlap_batch,
     overlap_geometry,
-    overlap_task,
 )
 from ._results import build_constant_results, build_model_results
 from ._skymodel import MODEL_ORDER, canonical_model
@@ -164,6 +164,39 @@ def _progress_map(executor: Executor, fn, jobs: Sequence, stage: str,
         progress(stage, 0, total)
     return ordered_results(executor, fn, jobs,
                            (lambda k: progress(stage, k, total)) if progress else None)
+
+
+def _chip_batch(jobs: Sequence[_ChipJob]) -> list[_ChipOut]:
+    return [_chip_task(j) for j in jobs]
+
+
+#: Below this many pixels per chip a task is mostly Python (astropy's WCS calls,
+#: small numpy calls) and holds the GIL: batches of such tasks go to processes.
+PROCESS_MAX_PIXELS = 512 * 512
+#: Fewer tasks than this are not worth starting processes for.
+PROCESS_MIN_TASKS = 64
+
+
+def _batched_stage(executor: Executor, chips: Sequence[Chip], fn_batch, jobs: Sequence, stage: str,
+                   progress: ProgressCallback | None) -> list:
+    """Run ``jobs`` in batches on the kind of worker that suits them.
+
+    Threads for large chips (numpy releases the GIL); processes for many small chips
+    read from files (the chips travel as file references, their WCS as header cards);
+    serial for a few small tasks.  A Dask executor takes the batches as they are.
+    """
+    small = bool(chips) and float(np.median([c.shape[0] * c.shape[1] for c in chips])) < PROCESS_MAX_PIXELS
+    in_files = not any(isinstance(c.pixels, InMemoryPixels) for c in chips)
+    if small and in_files:
+        ex = executor.for_stage("processes", len(jobs), min_tasks=PROCESS_MIN_TASKS)
+    elif small:
+        ex = SerialExecutor() if executor.kind != "dask" else executor
+    else:
+        ex = executor.for_stage("threads", len(jobs))
+    total = len(jobs)
+    if progress:
+        progress(stage, 0, total)
+    return map_batched(ex, fn_batch, jobs, (lambda k: progress(stage, k, total)) if progress else None)
 
 
 # ---------------------------------------------------------------- the run plan
@@ -411,7 +444,7 @@ def _chip_pass(chips, opts, static_of, need_stat, need_cells, executor, context,
     for c in chips:
         sp, sk = static_of(c)
         jobs.append(_ChipJob(c, opts.flags, opts.stat if need_stat else None, sp, sk, context, spec))
-    out = _progress_map(executor.for_stage("threads", len(jobs)), _chip_task, jobs, "chips", progress)
+    out = _batched_stage(executor, chips, _chip_batch, jobs, "chips", progress)
     for c, r in zip(chips, out):
         if r.n_good == 0:
             msg = (f"{c.name}: no usable pixels after sky_bits={opts.sky_bits!r}"
@@ -450,7 +483,7 @@ def _overlap_pass(chips, exps, opts, static_of, whole, cells, executor, context,
         jobs.append(OverlapJob(chips[a], chips[b], tuple(rings), opts.flags, opts.stat, opts.is_compat,
                                context, sa, sb, ka, kb, whole=whole, cells=spec))
         owners.append((int(exps.of[a]), int(exps.of[b]), int(a), int(b)))
-    results = _progress_map(executor.for_stage("threads", len(jobs)), overlap_task, jobs, "overlaps", progress)
+    results = _batched_stage(executor, chips, overlap_batch, jobs, "overlaps", progress)
     return _Overlaps(fp, owners, results)
 
 

@@ -35,7 +35,7 @@ from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
 DENSE_FRACTION = 0.5  # overlap fraction of its box above which difference cells use the dense layout
 
 __all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "CellSpec", "OverlapJob",
-           "OverlapResult", "overlap_task", "chip_cells"]
+           "OverlapResult", "overlap_task", "overlap_batch", "chip_cells"]
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,19 @@ def overlap_geometry(fp: Footprints, a: int, b: int, *, compat: bool):
             continue
         for ring in [geom.exterior, *geom.interiors]:
             xy = np.asarray(ring.coords)
-            if len(np.unique(np.round(xy, 15), axis=0)) < 3:
+            if _n_distinct_rows(np.round(xy, 15)) < 3:
                 continue
             ra, dec = fp.plane.unproject(xy[:, 0], xy[:, 1])
             rings.append((ra, dec))
     return rings
+
+
+def _n_distinct_rows(a: np.ndarray) -> int:
+    """``len(np.unique(a, axis=0))`` of an (n, 2) array, without its structured-array sort."""
+    if a.shape[0] < 2 or not np.isfinite(a).all():
+        return len(np.unique(a, axis=0))
+    s = a[np.lexsort((a[:, 1], a[:, 0]))]
+    return 1 + int(np.count_nonzero((s[1:] != s[:-1]).any(axis=1)))
 
 
 @dataclass(frozen=True)
@@ -181,11 +189,10 @@ def _lookup_good(x: np.ndarray, y: np.ndarray, good_to: np.ndarray) -> np.ndarra
     ny, nx = good_to.shape
     xi = np.rint(x)
     yi = np.rint(y)
-    np.clip(xi, -1, nx, out=xi)
-    np.clip(yi, -1, ny, out=yi)
-    padded = np.pad(good_to, 1, constant_values=False)
-    flat = (yi.astype(np.int32) + 1) * np.int32(nx + 2) + (xi.astype(np.int32) + 1)
-    return padded.ravel()[flat]
+    inside = (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)  # False for NaN too
+    out = np.zeros(xi.shape, dtype=bool)
+    out[inside] = good_to[yi[inside].astype(np.intp), xi[inside].astype(np.intp)]
+    return out
 
 
 @dataclass
@@ -217,20 +224,36 @@ def _side_selection(side: _Side, other: _Side, rings, compat: bool, cross: bool)
     return _Selection(n_raster, r0, c0, sel, mapped)
 
 
-def overlap_task(job: OverlapJob) -> OverlapResult:
+def overlap_batch(jobs: list[OverlapJob]) -> list[OverlapResult]:
+    """:func:`overlap_task` of every job, the jobs' chips sharing one WCS copy each."""
+    copies: dict[str, object] = {}
+
+    def wcs_of(chip: Chip):
+        w = copies.get(chip.name)
+        if w is None:
+            w = copies[chip.name] = chip.wcs.deepcopy()
+        return w
+
+    return [overlap_task(job, wcs_of=wcs_of) for job in jobs]
+
+
+def overlap_task(job: OverlapJob, *, wcs_of=None) -> OverlapResult:
     """Overlap statistics of both chips of ``job`` on their own pixels, and (when asked)
     the cells of their pixel differences.
 
     In default mode a pixel counts only where the position it sees is usable in the
     other chip too (both sides measure the same sky); compat mode lets each side use
-    its own usable pixels (the Reference).
+    its own usable pixels (the Reference).  ``wcs_of(chip)`` gives the WCS object the
+    task may use (default: a copy of the chip's).
     """
     ctx = job.context
     um = ctx.usable(job.chip_m, job.flags, _unpack(job.static_m, job.chip_m.shape), job.static_key_m)
     un = ctx.usable(job.chip_n, job.flags, _unpack(job.static_n, job.chip_n.shape), job.static_key_n)
-    # astropy WCS objects are not documented as thread-safe: every task has its own.
-    m = _Side(job.chip_m, job.chip_m.wcs.deepcopy(), um)
-    n = _Side(job.chip_n, job.chip_n.wcs.deepcopy(), un)
+    # astropy WCS objects are not documented as thread-safe: every task (or batch of
+    # tasks run in one thread) has its own.
+    wcs_of = wcs_of or (lambda chip: chip.wcs.deepcopy())
+    m = _Side(job.chip_m, wcs_of(job.chip_m), um)
+    n = _Side(job.chip_n, wcs_of(job.chip_n), un)
     cross = not job.compat
     stats, counts, selections = [], [], []
     for side, other in ((m, n), (n, m)):

@@ -12,6 +12,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from astropy.io import fits
@@ -22,6 +23,7 @@ from astropy.wcs import WCS
 from ..core._units import brightness_conversion, cd_pixel_scale_arcsec, classify_units, describe_kind, exptime_problem
 from ..exceptions import InputError, UnitsWarning
 from ..models import Chip, ChipPixels
+from ._fastfits import needs_astropy_wcs, scan_fits, wcs_from_cards
 from ._inputs import InputSpec, expand_inputs
 from ._journal import is_compressed
 
@@ -49,9 +51,43 @@ class FitsPixels:
     mask_path: str | None
     token: str
     memmap: bool = True
+    sci_at: tuple | None = None  # (offset, big-endian dtype, shape) of unscaled data
+    dq_at: tuple | None = None
+    stamp: tuple | None = None  # (mtime_ns, size) of the file when the offsets were read
 
     def read(self) -> ChipPixels:
         name = f"{os.path.basename(self.path)}[{self.sci}]"
+        data = None
+        if self.sci_at is not None and (self.dq is None or self.dq_at is not None):
+            data, dq = self._read_direct(name)
+        if data is None:
+            data, dq = self._read_astropy(name)
+        if dq is not None and dq.shape != data.shape:
+            raise InputError(f"{name}: DQ extension {self.dq} has shape {dq.shape}, the data "
+                             f"{data.shape}; fix the file or drop it")
+        mask = None
+        if self.mask_path is not None:
+            mask = _read_mask(self.mask_path, data.shape)
+        return ChipPixels(data, dq, mask)
+
+    def _read_direct(self, name: str):
+        """SCI (and DQ) straight from their file offsets: the same arrays astropy gives
+        (float32 data, native-order DQ) without opening the file as FITS."""
+        try:
+            with open(self.path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if (st.st_mtime_ns, st.st_size) != self.stamp:
+                    return None, None  # the file changed since its header was read
+                data = _read_at(fh, self.sci_at).astype(np.float32)
+                dq = None
+                if self.dq_at is not None:
+                    raw = _read_at(fh, self.dq_at)
+                    dq = raw.astype(raw.dtype.newbyteorder("="))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{name}: cannot read pixel data ({_short(exc)}); the file may be truncated") from exc
+        return data, dq
+
+    def _read_astropy(self, name: str):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", AstropyWarning)
@@ -65,13 +101,17 @@ class FitsPixels:
             what = "the compressed file is truncated or corrupt" if not self.memmap and \
                 is_compressed(self.path) else "the file may be truncated"
             raise InputError(f"{name}: cannot read pixel data ({_short(exc)}); {what}") from exc
-        if dq is not None and dq.shape != data.shape:
-            raise InputError(f"{name}: DQ extension {self.dq} has shape {dq.shape}, the data "
-                             f"{data.shape}; fix the file or drop it")
-        mask = None
-        if self.mask_path is not None:
-            mask = _read_mask(self.mask_path, data.shape)
-        return ChipPixels(data, dq, mask)
+        return data, dq
+
+
+def _read_at(fh, at: tuple) -> np.ndarray:
+    offset, dtype, shape = at
+    n = shape[0] * shape[1]
+    fh.seek(offset)
+    a = np.fromfile(fh, dtype=dtype, count=n)
+    if a.size != n:
+        raise ValueError(f"{a.size} of {n} values at byte {offset}")
+    return a.reshape(shape)
 
 
 def _short(exc: BaseException) -> str:
@@ -298,6 +338,11 @@ def read_chips(spec: InputSpec | str, *, compat: bool = False,
                unknown_units: list | None = None) -> list[Chip]:
     """Read the chips of one input file (headers and WCS only; pixels stay on disk).
 
+    Plain FITS files are read by :mod:`skymatch.io._fastfits` (header blocks parsed
+    directly, WCS built without re-parsing); anything it does not handle (compressed
+    files, lookup-table distortions, unusual cards, damaged files) is read by astropy
+    with its full checks, to the same chips.
+
     Parameters
     ----------
     spec : InputSpec or str
@@ -324,106 +369,208 @@ def read_chips(spec: InputSpec | str, *, compat: bool = False,
     st = os.stat(path) if os.path.exists(path) else None
     collect = unknown_units is not None
     unknown: list = unknown_units if collect else []
-    with open_fits_checked(path) as hdul, warnings.catch_warnings():
+    fast = _CardsFile.open(path) if st is not None else None
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)
-        try:
-            chips = _chips_of(hdul, spec, st, compat, unknown)
-        except (VerifyError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}: header cannot be read ({_short(exc)}); fix the file") from exc
+        if fast is not None:
+            chips = _chips_of(fast, spec, st, compat, unknown)
+        else:
+            with open_fits_checked(path) as hdul:
+                try:
+                    chips = _chips_of(_AstropyFile(hdul), spec, st, compat, unknown)
+                except (VerifyError, KeyError, TypeError) as exc:
+                    raise InputError(f"{path}: header cannot be read ({_short(exc)}); fix the file") from exc
     if not collect:
         _warn_units(unknown)
     return chips
 
 
-def _chips_of(hdul, spec: InputSpec, st, compat: bool, unknown: list) -> list[Chip]:
+class _AstropyFile:
+    """An open HDUList seen as what :func:`_chips_of` needs."""
+
+    def __init__(self, hdul):
+        self.hdus = hdul
+        self.hdul = hdul
+
+    def check(self, index: int, label: str) -> None:
+        _check_header(self.hdus[index].header, label)
+
+    def wcs(self, index: int) -> WCS:
+        return WCS(self.hdus[index].header, fobj=self.hdul)
+
+    def location(self, index: int):  # noqa: ARG002 - the pixel-source interface
+        return None
+
+    def unmapped(self, path: str, idxs) -> bool:
+        return is_compressed(path) or any(k in self.hdus[i].header for i in idxs for k in _SCALING)
+
+
+class _CardsFile:
+    """A plain FITS file read by :func:`~skymatch.io._fastfits.scan_fits`.
+
+    Its cards were checked while parsing (every keyword valid, every value parsed), so
+    :meth:`check` has nothing left to do.
+    """
+
+    def __init__(self, hdus):
+        self.hdus = hdus
+
+    @classmethod
+    def open(cls, path: str) -> _CardsFile | None:
+        hdus = scan_fits(path)
+        if hdus is None or not any(h.is_image and h.header.get("NAXIS", 0) > 0 for h in hdus):
+            return None
+        idxs, _ = _image_hdus(hdus, path)
+        if any(needs_astropy_wcs(hdus[i].header) for i in idxs):
+            return None
+        return cls(hdus)
+
+    def check(self, index: int, label: str) -> None:
+        pass
+
+    def wcs(self, index: int) -> WCS:
+        h = self.hdus[index]
+        return wcs_from_cards(h.header, h.raw)
+
+    def location(self, index: int):
+        """(offset, big-endian dtype, shape) of an unscaled image's data, else None."""
+        h = self.hdus[index]
+        if any(k in h.header for k in _SCALING) or h.header.get("NAXIS") != 2:
+            return None
+        dtype = _BITPIX_DTYPE.get(h.header.get("BITPIX"))
+        if dtype is None:
+            return None
+        return (h.data_offset, dtype, (int(h.header["NAXIS2"]), int(h.header["NAXIS1"])))
+
+    def unmapped(self, path: str, idxs) -> bool:  # noqa: ARG002 - the pixel-source interface
+        return any(k in self.hdus[i].header for i in idxs for k in _SCALING)
+
+
+_BITPIX_DTYPE = MappingProxyType({8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"})
+
+
+def _chips_of(f, spec: InputSpec, st, compat: bool, unknown: list) -> list[Chip]:
     path = spec.path
     base = os.path.basename(path)
-    idxs, is_mef = _image_hdus(hdul, path)
+    idxs, is_mef = _image_hdus(f.hdus, path)
     if spec.masks and len(spec.masks) not in (1, len(idxs)):
         raise InputError(f"{path}: {len(spec.masks)} mask files for {len(idxs)} chips; give one per chip")
-    prim = hdul[0].header
-    _check_header(prim, f"{base}[0]")
-    unmapped = is_compressed(path) or any(
-        k in hdul[i].header for i in idxs for k in _SCALING)
+    prim = f.hdus[0].header
+    f.check(0, f"{base}[0]")
+    unmapped = f.unmapped(path, idxs)
     chips = []
     for k, i in enumerate(idxs):
-        hdr = hdul[i].header
+        hdr = f.hdus[i].header
         ver = _extver(hdr)
         label = f"{base}[SCI,{ver}]" if is_mef else f"{base}[{i}]"
         if i != 0:
-            _check_header(hdr, label)
-        naxis = int(hdr.get("NAXIS", 0))
-        if naxis != 2:
-            shape = tuple(int(hdr.get(f"NAXIS{n}", 0)) for n in range(naxis, 0, -1))
-            raise InputError(f"{label}: data are {naxis}-D (shape {shape}); skymatch needs 2-D images")
-        if hdr.get("BITPIX") not in (8, 16, 32, 64, -32, -64):
-            raise InputError(f"{label}: unsupported BITPIX={hdr.get('BITPIX')}; data must be numeric")
-        shape = (int(hdr["NAXIS2"]), int(hdr["NAXIS1"]))
-        if min(shape) < 1:
-            raise InputError(f"{label}: image of shape {shape} has no pixels")
-        _check_wcs_keywords(hdr, label)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", AstropyWarning)
-                wcs = WCS(hdr, fobj=hdul)
-        except Exception as exc:  # astropy raises many types for bad WCS headers
-            raise InputError(f"{label}: cannot build a WCS ({_short(exc)}); fix the WCS keywords") from exc
-        if not wcs.has_celestial or wcs.naxis != 2:
-            ctypes = [hdr.get("CTYPE1", "none"), hdr.get("CTYPE2", "none")]
-            raise InputError(
-                f"{label}: no celestial WCS (CTYPE1/2 = {ctypes[0]!r}, {ctypes[1]!r}); "
-                "give images with RA/Dec WCS keywords")
-        wcs.pixel_shape = (shape[1], shape[0])
-        instrument = str(prim.get("INSTRUME", hdr.get("INSTRUME", ""))).strip().upper()
-        detector = str(prim.get("DETECTOR", hdr.get("DETECTOR", ""))).strip().upper()
-        bunit = hdr.get("BUNIT", prim.get("BUNIT"))
-        raw_exptime = prim.get("EXPTIME", hdr.get("EXPTIME"))
-        exptime = float(raw_exptime) if isinstance(raw_exptime, (int, float)) and \
-            not isinstance(raw_exptime, bool) else None
-        kind = classify_units(bunit, instrument=instrument, detector=detector, compat=compat)
-        problem = exptime_problem(kind, raw_exptime)
-        if problem:
-            raise InputError(f"{label}: keyword EXPTIME {problem} but the data are counts "
-                             f"(BUNIT = {bunit!r}); set EXPTIME to the exposure time in seconds, "
-                             "or BUNIT to a rate")
-        if kind == "unknown" and not compat:
-            unknown.append((label, bunit))
-        pscale = _pixel_scale(hdr, prim, wcs)
-        if not (math.isfinite(pscale) and pscale > 0):
-            raise InputError(f"{label}: pixel scale {pscale!r} arcsec is not usable; fix the WCS")
-        conv = brightness_conversion(kind, pscale, exptime, compat=compat)
-        dq = _find_ext(hdul, "DQ", ver) if is_mef else None
-        if dq is not None:
-            dh = hdul[dq].header
-            dshape = tuple(int(dh.get(f"NAXIS{n}", 0)) for n in range(int(dh.get("NAXIS", 0)), 0, -1))
-            if dshape != shape:
-                raise InputError(f"{base}[DQ,{ver}]: shape {dshape} differs from the SCI data's "
-                                 f"{shape}; fix the file or drop it")
+            f.check(i, label)
+        shape = _image_shape(hdr, label)
+        wcs = _chip_wcs(f, i, hdr, shape, label)
+        units = _chip_units(hdr, prim, wcs, label, compat, unknown)
+        dq = _dq_extension(f.hdus, ver, shape, base) if is_mef else None
         mask_path = None
         if spec.masks:
             mask_path = spec.masks[k] if len(spec.masks) == len(idxs) else spec.masks[0]
         token = f"{os.path.realpath(path)}:{st.st_mtime_ns}:{st.st_size}:{i}"
-        meta = {}
-        for key in META_KEYS:
-            if key in hdr:
-                meta[key] = hdr[key]
-            elif key in prim:
-                meta[key] = prim[key]
-        if not str(meta.get("ROOTNAME", "")).strip():
-            meta["ROOTNAME"] = file_stem(path)
-        meta["EXTNAME"] = "SCI" if is_mef else str(hdr.get("EXTNAME", "PRIMARY" if i == 0 else ""))
-        meta["EXTVER"] = ver
-        meta["BUNIT"] = "" if bunit is None else str(bunit)
-        meta["FILENAME"] = base
+        # Absolute paths: tasks may run in other processes or on Dask workers whose
+        # working folder is not this one.
+        pixels = FitsPixels(os.path.abspath(path), i, dq, mask_path and os.path.abspath(mask_path), token,
+                            memmap=not unmapped,
+                            sci_at=f.location(i), dq_at=None if dq is None else f.location(dq),
+                            stamp=(st.st_mtime_ns, st.st_size))
         chips.append(Chip(
-            name=label, wcs=wcs, shape=shape, exposure_id=path,
-            pixels=FitsPixels(path, i, dq, mask_path, token, memmap=not unmapped),
-            units="" if bunit is None else str(bunit).upper(), unit_kind=kind,
-            exptime=exptime, conv=conv, pixel_scale_arcsec=pscale,
-            signature=(f"{instrument}/{detector}", shape, ver),
-            source=(path, "SCI" if is_mef else i, ver), meta=meta,
+            name=label, wcs=wcs, shape=shape, exposure_id=path, pixels=pixels,
+            signature=(f"{units['instrument']}/{units['detector']}", shape, ver),
+            source=(path, "SCI" if is_mef else i, ver),
+            meta=_chip_meta(hdr, prim, path, is_mef, i, ver, units["bunit"]),
+            **{k: units[k] for k in ("units", "unit_kind", "exptime", "conv", "pixel_scale_arcsec")},
         ))
     return chips
+
+
+def _image_shape(hdr, label: str) -> tuple[int, int]:
+    """(rows, cols) of a 2-D numeric image, or InputError."""
+    naxis = int(hdr.get("NAXIS", 0))
+    if naxis != 2:
+        shape = tuple(int(hdr.get(f"NAXIS{n}", 0)) for n in range(naxis, 0, -1))
+        raise InputError(f"{label}: data are {naxis}-D (shape {shape}); skymatch needs 2-D images")
+    if hdr.get("BITPIX") not in (8, 16, 32, 64, -32, -64):
+        raise InputError(f"{label}: unsupported BITPIX={hdr.get('BITPIX')}; data must be numeric")
+    shape = (int(hdr["NAXIS2"]), int(hdr["NAXIS1"]))
+    if min(shape) < 1:
+        raise InputError(f"{label}: image of shape {shape} has no pixels")
+    return shape
+
+
+def _chip_wcs(f, index: int, hdr, shape, label: str) -> WCS:
+    """The chip's celestial WCS (checked keywords, built once)."""
+    _check_wcs_keywords(hdr, label)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyWarning)
+            wcs = f.wcs(index)
+    except Exception as exc:  # astropy raises many types for bad WCS headers
+        raise InputError(f"{label}: cannot build a WCS ({_short(exc)}); fix the WCS keywords") from exc
+    if not wcs.has_celestial or wcs.naxis != 2:
+        ctypes = [hdr.get("CTYPE1", "none"), hdr.get("CTYPE2", "none")]
+        raise InputError(
+            f"{label}: no celestial WCS (CTYPE1/2 = {ctypes[0]!r}, {ctypes[1]!r}); "
+            "give images with RA/Dec WCS keywords")
+    wcs.pixel_shape = (shape[1], shape[0])
+    return wcs
+
+
+def _chip_units(hdr, prim, wcs, label: str, compat: bool, unknown: list) -> dict:
+    """Units, exposure time, pixel scale and brightness conversion of a chip."""
+    instrument = str(prim.get("INSTRUME", hdr.get("INSTRUME", ""))).strip().upper()
+    detector = str(prim.get("DETECTOR", hdr.get("DETECTOR", ""))).strip().upper()
+    bunit = hdr.get("BUNIT", prim.get("BUNIT"))
+    raw_exptime = prim.get("EXPTIME", hdr.get("EXPTIME"))
+    exptime = float(raw_exptime) if isinstance(raw_exptime, (int, float)) and \
+        not isinstance(raw_exptime, bool) else None
+    kind = classify_units(bunit, instrument=instrument, detector=detector, compat=compat)
+    problem = exptime_problem(kind, raw_exptime)
+    if problem:
+        raise InputError(f"{label}: keyword EXPTIME {problem} but the data are counts "
+                         f"(BUNIT = {bunit!r}); set EXPTIME to the exposure time in seconds, "
+                         "or BUNIT to a rate")
+    if kind == "unknown" and not compat:
+        unknown.append((label, bunit))
+    pscale = _pixel_scale(hdr, prim, wcs)
+    if not (math.isfinite(pscale) and pscale > 0):
+        raise InputError(f"{label}: pixel scale {pscale!r} arcsec is not usable; fix the WCS")
+    return dict(instrument=instrument, detector=detector, bunit=bunit,
+                units="" if bunit is None else str(bunit).upper(), unit_kind=kind, exptime=exptime,
+                conv=brightness_conversion(kind, pscale, exptime, compat=compat), pixel_scale_arcsec=pscale)
+
+
+def _dq_extension(hdus, ver: int, shape, base: str) -> int | None:
+    """Index of the chip's DQ extension (None without one), checked against its shape."""
+    dq = _find_ext(hdus, "DQ", ver)
+    if dq is not None:
+        dh = hdus[dq].header
+        dshape = tuple(int(dh.get(f"NAXIS{n}", 0)) for n in range(int(dh.get("NAXIS", 0)), 0, -1))
+        if dshape != shape:
+            raise InputError(f"{base}[DQ,{ver}]: shape {dshape} differs from the SCI data's "
+                             f"{shape}; fix the file or drop it")
+    return dq
+
+
+def _chip_meta(hdr, prim, path: str, is_mef: bool, index: int, ver: int, bunit) -> dict:
+    meta = {}
+    for key in META_KEYS:
+        if key in hdr:
+            meta[key] = hdr[key]
+        elif key in prim:
+            meta[key] = prim[key]
+    if not str(meta.get("ROOTNAME", "")).strip():
+        meta["ROOTNAME"] = file_stem(path)
+    meta["EXTNAME"] = "SCI" if is_mef else str(hdr.get("EXTNAME", "PRIMARY" if index == 0 else ""))
+    meta["EXTVER"] = ver
+    meta["BUNIT"] = "" if bunit is None else str(bunit)
+    meta["FILENAME"] = os.path.basename(path)
+    return meta
 
 
 def _warn_units(unknown: list) -> None:

@@ -45,6 +45,7 @@ from astropy.utils.exceptions import AstropyWarning
 
 from ..exceptions import WriteError
 from ._atomic import TMP_PREFIX, close_writer, describe_os_error, fsync_dir, guarded_writer, locked_temp, write_error
+from ._fastfits import header_patches
 from ._fitsbytes import plan_update, write_spliced
 from ._recovery import (
     JOURNAL_KIND,
@@ -141,6 +142,15 @@ class HeaderBatch:
             plan = _FilePlan(real, path, os.stat(real))
         except OSError as exc:
             raise write_error(path, exc, action="cannot prepare the update") from None
+        # Header-only updates that fit in place: planned without astropy (same bytes).
+        fast = None if data_updates else header_patches(real, updates)
+        if fast is not None:
+            try:
+                self._stage_patches(plan, fast)
+            except OSError as exc:
+                raise write_error(path, exc, action="cannot prepare the update") from None
+            self._plans[real] = plan
+            return "patch"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", AstropyWarning)
@@ -155,17 +165,20 @@ class HeaderBatch:
         self._plans[real] = plan
         return "rewrite" if plan.tmp else "patch"
 
+    def _stage_patches(self, plan: _FilePlan, patches) -> None:
+        fd = os.open(plan.path, os.O_RDONLY)
+        try:
+            for offset, new in patches:
+                old = pread_all(fd, len(new), offset)
+                if old != new:
+                    plan.patches.append(_Patch(offset, old, new))
+        finally:
+            os.close(fd)
+
     def _stage_open(self, plan: _FilePlan, hdul, updates, data_updates) -> None:
         upd = plan_update(plan.path, hdul, updates, data_updates, label=plan.label)
         if upd.in_place:
-            fd = os.open(plan.path, os.O_RDONLY)
-            try:
-                for offset, new in upd.patches:
-                    old = pread_all(fd, len(new), offset)
-                    if old != new:
-                        plan.patches.append(_Patch(offset, old, new))
-            finally:
-                os.close(fd)
+            self._stage_patches(plan, upd.patches)
             return
         plan.tmp_fd, plan.tmp = locked_temp(os.path.dirname(plan.path), "copy")
         fh, raw = guarded_writer(plan.tmp_fd, plan.tmp)

@@ -9,6 +9,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 from astropy.io import fits
@@ -18,6 +19,7 @@ from ..core._skymodel import coefficient_names
 from ..exceptions import InputError
 from ..models import Chip
 from ._atomic import TMP_PREFIX, new_file_mode
+from ._fastfits import scan_fits
 
 __all__ = ["PixelLocation", "locate_pixels", "read_product_inputs", "save_static_masks", "read_piece",
            "hdrtab_rows", "header_sky_models"]
@@ -50,30 +52,58 @@ class PixelLocation:
 
 
 def _headers_and_locations(chips: Sequence[Chip]):
-    """One open per input file: each chip's (PRIMARY, SCI) headers and pixel location."""
-    out: list[tuple[fits.Header, fits.Header, PixelLocation | None]] = []
+    """One read per input file: each chip's (PRIMARY, SCI) cards as ``(keyword, value)``
+    pairs and its pixel location."""
     by_path: dict[str, list[int]] = {}
     for k, chip in enumerate(chips):
         if chip.source is not None:
             by_path.setdefault(chip.source[0], []).append(k)
     found: dict[int, tuple] = {}
     for path, ks in by_path.items():
-        with fits.open(path, memmap=None) as h:
-            for k in ks:
-                chip = chips[k]
-                _, extname, extver = chip.source
-                ext = (extname, extver) if isinstance(extname, str) else extname
-                sci_hdr = h[ext].header
-                loc = _location(h, chip, path)
-                found[k] = (h[0].header.copy(), sci_hdr.copy(), loc)
-    for k in range(len(chips)):
-        out.append(found.get(k, (fits.Header(), fits.Header(), None)))
-    return out
+        hdus = scan_fits(path)
+        if hdus is None:
+            found.update(_astropy_headers(path, chips, ks))
+        else:
+            found.update(_scanned_headers(path, hdus, chips, ks))
+    return [found.get(k, ((), (), None)) for k in range(len(chips))]
+
+
+def _astropy_headers(path: str, chips: Sequence[Chip], ks) -> dict[int, tuple]:
+    found = {}
+    with fits.open(path, memmap=None) as h:
+        prim = _card_items(h[0].header)
+        for k in ks:
+            _, extname, extver = chips[k].source
+            ext = (extname, extver) if isinstance(extname, str) else extname
+            found[k] = (prim, _card_items(h[ext].header), _location(h, chips[k], path))
+    return found
+
+
+def _card_items(hdr: fits.Header) -> tuple:
+    return tuple((card.keyword, card.value) for card in hdr.cards)
+
+
+def _scanned_headers(path: str, hdus, chips: Sequence[Chip], ks) -> dict[int, tuple]:
+    """The same as :func:`_astropy_headers` from :func:`~skymatch.io._fastfits.scan_fits`."""
+    found = {}
+    for k in ks:
+        chip = chips[k]
+        _, extname, extver = chip.source
+        if isinstance(extname, str):
+            ext = next((i for i, h in enumerate(hdus) if str(h.header.get("EXTNAME", "")).strip().upper()
+                        == extname.upper() and h.header.get("EXTVER", 1) == extver), None)
+        else:
+            ext = extname
+        if ext is None:
+            return _astropy_headers(path, chips, ks)
+        found[k] = (hdus[0].items, hdus[ext].items, _scanned_location(hdus, chip, path))
+    return found
 
 
 def _location(hdul, chip: Chip, path: str) -> PixelLocation | None:
     px = chip.pixels
     sci = getattr(px, "sci", None)
+    path = os.path.abspath(path)
     if not isinstance(sci, int) or getattr(px, "path", None) != path:
         return None
     if getattr(px, "memmap", True) is False:  # compressed: no byte offsets to read from
@@ -84,7 +114,7 @@ def _location(hdul, chip: Chip, path: str) -> PixelLocation | None:
         if not isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU)) or hdu.header.get("NAXIS", 0) != 2:
             return None
         bitpix = hdu.header["BITPIX"]
-        dt = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}[bitpix]
+        dt = _BITPIX_DTYPE[bitpix]
         scale = (float(hdu.header.get("BSCALE", 1.0)), float(hdu.header.get("BZERO", 0.0)))
         return int(hdul.fileinfo(i)["datLoc"]), dt, scale
 
@@ -96,6 +126,33 @@ def _location(hdul, chip: Chip, path: str) -> PixelLocation | None:
     return PixelLocation(path=path, shape=tuple(chip.shape), sci_offset=s[0], sci_dtype=s[1], sci_scale=s[2],
                          dq_offset=None if d is None else d[0], dq_dtype=None if d is None else d[1],
                          dq_scale=(1.0, 0.0) if d is None else d[2])
+
+
+def _scanned_location(hdus, chip: Chip, path: str) -> PixelLocation | None:
+    px = chip.pixels
+    sci = getattr(px, "sci", None)
+    path = os.path.abspath(path)
+    if not isinstance(sci, int) or getattr(px, "path", None) != path or getattr(px, "memmap", True) is False:
+        return None
+
+    def raw(i):
+        h = hdus[i]
+        if not h.is_image or h.header.get("NAXIS", 0) != 2:
+            return None
+        dt = _BITPIX_DTYPE[h.header["BITPIX"]]
+        return h.data_offset, dt, (float(h.header.get("BSCALE", 1.0)), float(h.header.get("BZERO", 0.0)))
+
+    s = raw(sci)
+    if s is None:
+        return None
+    dq = getattr(px, "dq", None)
+    d = raw(dq) if isinstance(dq, int) else None
+    return PixelLocation(path=path, shape=tuple(chip.shape), sci_offset=s[0], sci_dtype=s[1], sci_scale=s[2],
+                         dq_offset=None if d is None else d[0], dq_dtype=None if d is None else d[1],
+                         dq_scale=(1.0, 0.0) if d is None else d[2])
+
+
+_BITPIX_DTYPE = MappingProxyType({8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"})
 
 
 def locate_pixels(chips: Sequence[Chip]) -> list[PixelLocation | None]:
@@ -178,14 +235,14 @@ def read_piece(task: PieceTask) -> RegionPixels:
     return RegionPixels(np.asarray(data, dtype=np.float32), dq, None if static is None else np.array(static))
 
 
-def _row(chip: Chip, prim: fits.Header, sci: fits.Header) -> dict:
+def _row(chip: Chip, prim, sci) -> dict:
+    """``prim``, ``sci``: (keyword, value) pairs of the two headers."""
     row: dict[str, object] = {}
-    for hdr in (prim, sci):
-        for card in hdr.cards:
-            key = card.keyword
+    for items in (prim, sci):
+        for key, value in items:
             if key in _SKIP or key.startswith("NAXIS"):
                 continue
-            row[key] = card.value
+            row[key] = value
     row["ROOTNAME"] = str(chip.meta.get("ROOTNAME", row.get("ROOTNAME", chip.name)))
     row["EXTNAME"] = str(chip.meta.get("EXTNAME", "SCI"))
     row["EXTVER"] = int(chip.meta.get("EXTVER", 1))

@@ -1,0 +1,468 @@
+"""Reading FITS headers and building WCS objects without astropy's card machinery.
+
+astropy parses every card of every header through its configurable, verifying ``Card``
+class (about 80 µs a card) and ``WCS(header)`` serialises and re-parses the header
+three times; for a run over thousands of small exposures that is most of the time.
+This module reads the header blocks of a plain (uncompressed) FITS file directly and
+parses the cards with a strict subset of the FITS rules.  Anything outside that subset
+(``CONTINUE``, ``HIERARCH``, record-valued or complex values, a malformed card, random
+groups, compressed images, a truncated file, bytes after the last HDU, lookup-table
+distortions) makes :func:`scan_fits` return ``None``: the caller then reads the file with
+astropy, which accepts or rejects it with its usual diagnostics.  So every file read
+here is one astropy would read to the same values.
+
+:func:`wcs_from_cards` builds the same :class:`~astropy.wcs.WCS` ``WCS(header)`` builds
+(bit for bit: the core keywords go through wcslib's own parser, the SIP coefficients
+through Python's ``float`` as in astropy) in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.wcs import WCS
+
+__all__ = ["CardsWCS", "HduCards", "header_patches", "scan_fits", "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
+
+BLOCK = 2880
+_CARD = 80
+_KEY_RE = re.compile(r"[A-Z0-9_-]{1,8}\Z")
+_INT_RE = re.compile(r"[+-]?[0-9]+\Z")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[EeDd][+-]?[0-9]+)?\Z")
+_COMMENTARY = frozenset({"", "COMMENT", "HISTORY"})
+# astropy's SIP keyword pattern (astropy/wcs/wcs.py SIP_KW) and the order keywords it
+# removes before handing a header to wcslib.
+_SIP_KW = re.compile(r"^[AB]P?_1?[0-9]_1?[0-9][A-Z]?$")
+_SIP_ORDERS = frozenset({"A_ORDER", "B_ORDER", "AP_ORDER", "BP_ORDER"})
+# Keywords of distortions astropy reads from other HDUs or treats specially: such
+# headers go through astropy.
+_ASTROPY_ONLY = ("D2IM", "CPDIS", "CPERR", "DP1", "DP2", "DQ1", "DQ2", "AXISCORR", "PV1_", "PV2_")
+_BITPIX = frozenset({8, 16, 32, 64, -32, -64})
+
+
+class _UnsupportedError(Exception):
+    """A card or layout this reader leaves to astropy."""
+
+
+@dataclass(frozen=True)
+class HduCards:
+    """One HDU's header as parsed cards, and where its data are in the file.
+
+    ``header`` maps each keyword to the value of its first card (as astropy's
+    ``Header[key]``); ``raw`` is the header's bytes up to (excluding) ``END``.
+    """
+
+    header: dict
+    items: tuple  # every (keyword, value) card in order, commentary cards left out
+    raw: bytes
+    header_offset: int
+    data_offset: int
+    data_bytes: int  # unpadded
+    is_image: bool
+
+
+def _parse_string(text: str) -> tuple[str, str]:
+    """The value of a string card (``text`` starts with the opening quote) and the rest."""
+    out = []
+    i = 1
+    n = len(text)
+    while True:
+        j = text.find("'", i)
+        if j < 0:
+            raise _UnsupportedError("unterminated string")
+        out.append(text[i:j])
+        if j + 1 < n and text[j + 1] == "'":
+            out.append("'")
+            i = j + 2
+            continue
+        return "".join(out).rstrip(), text[j + 1:]
+
+
+def _parse_value(text: str):
+    """Value of the part of a card after ``= `` (astropy's rules, strict subset)."""
+    s = text.lstrip(" ")
+    if s.startswith("'"):
+        value, rest = _parse_string(s)
+        rest = rest.strip(" ")
+        if rest and not rest.startswith("/"):
+            raise _UnsupportedError("text after a string value")
+        return value
+    v = s.split("/", 1)[0].strip(" ")
+    if v == "T":
+        return True
+    if v == "F":
+        return False
+    if _INT_RE.match(v):
+        return int(v)
+    if _FLOAT_RE.match(v):
+        return float(v.replace("D", "E").replace("d", "e"))
+    if v == "":
+        raise _UnsupportedError("undefined value")
+    raise _UnsupportedError(f"value {v!r}")
+
+
+def _parse_header(raw: bytes) -> tuple[dict, tuple]:
+    """Parse the cards of ``raw`` (ending before ``END``): the first value of each
+    keyword and every (keyword, value) in order."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise _UnsupportedError("non-ASCII header") from None
+    cards: dict = {}
+    items = []
+    for i in range(0, len(text), _CARD):
+        card = text[i:i + _CARD]
+        key = card[:8].rstrip(" ")
+        if key in _COMMENTARY:
+            if key == "" and card.strip(" "):
+                raise _UnsupportedError("text in a blank keyword card")
+            continue
+        if not _KEY_RE.match(key) or card[:8] != key.ljust(8):
+            raise _UnsupportedError(f"keyword {key!r}")
+        if card[8:10] != "= ":
+            raise _UnsupportedError(f"card {key} without a value")
+        value = _parse_value(card[10:])
+        cards.setdefault(key, value)
+        items.append((key, value))
+    return cards, tuple(items)
+
+
+def _data_bytes(h: dict, *, primary: bool) -> int:
+    bitpix = h.get("BITPIX")
+    naxis = h.get("NAXIS")
+    if bitpix not in _BITPIX or not isinstance(naxis, int) or isinstance(naxis, bool) or not 0 <= naxis <= 999:
+        raise _UnsupportedError("BITPIX/NAXIS")
+    if naxis == 0:
+        return 0
+    dims = [h.get(f"NAXIS{k}") for k in range(1, naxis + 1)]
+    if any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in dims):
+        raise _UnsupportedError("NAXISn")
+    if primary and (dims[0] == 0 or h.get("GROUPS") is True):
+        raise _UnsupportedError("random groups")
+    pcount = h.get("PCOUNT", 0)
+    gcount = h.get("GCOUNT", 1)
+    if not isinstance(pcount, int) or not isinstance(gcount, int):
+        raise _UnsupportedError("PCOUNT/GCOUNT")
+    return abs(bitpix) // 8 * gcount * (pcount + int(np.prod(dims, dtype=np.int64)))
+
+
+def _read_header(fh, offset: int) -> tuple[bytes, int]:
+    """Header bytes before ``END`` starting at ``offset`` and the offset after its blocks."""
+    chunks = []
+    pos = offset
+    while True:
+        block = fh.read(BLOCK)
+        if len(block) < BLOCK:
+            raise _UnsupportedError("truncated header")
+        pos += BLOCK
+        for i in range(0, BLOCK, _CARD):
+            if block[i:i + 3] == b"END" and block[i + 3:i + _CARD].strip(b" ") == b"":
+                chunks.append(block[:i])
+                if block[i + _CARD:].strip(b" "):
+                    raise _UnsupportedError("cards after END")
+                return b"".join(chunks), pos
+        chunks.append(block)
+
+
+def scan_fits(path: str) -> list[HduCards] | None:
+    """Every HDU of an uncompressed FITS file, parsed, or None to let astropy read it.
+
+    Parameters
+    ----------
+    path : str
+        A regular, uncompressed file.
+
+    Returns
+    -------
+    list of HduCards or None
+        None for anything this reader does not handle (see the module docstring).
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            return _scan(fh, size)
+    except (_UnsupportedError, OSError):
+        return None
+
+
+def _scan(fh, size: int) -> list[HduCards]:
+    out: list[HduCards] = []
+    offset = 0
+    while offset < size:
+        raw, data_offset = _read_header(fh, offset)
+        primary = not out
+        if primary != raw.startswith(b"SIMPLE  ="):
+            raise _UnsupportedError("SIMPLE/XTENSION")
+        h, items = _parse_header(raw)
+        if primary and h.get("SIMPLE") is not True:
+            raise _UnsupportedError("SIMPLE = F")
+        xt = None if primary else h.get("XTENSION")
+        if not primary and not isinstance(xt, str):
+            raise _UnsupportedError("XTENSION")
+        if "ZIMAGE" in h or (xt is not None and xt not in ("IMAGE", "BINTABLE", "TABLE")):
+            raise _UnsupportedError("compressed image or unknown extension")
+        nbytes = _data_bytes(h, primary=primary)
+        end = data_offset + -(-nbytes // BLOCK) * BLOCK
+        if end > size:
+            raise _UnsupportedError("truncated data")
+        out.append(HduCards(h, items, raw, offset, data_offset, nbytes, is_image=xt in (None, "IMAGE")))
+        offset = end
+        fh.seek(offset)
+    if offset != size or not out:
+        raise _UnsupportedError("bytes after the last HDU")
+    return out
+
+
+def needs_astropy_wcs(header: dict) -> bool:
+    """True when the WCS of ``header`` uses something :func:`wcs_from_cards` leaves to astropy."""
+    return any(k.startswith(_ASTROPY_ONLY) for k in header)
+
+
+def wcs_header_bytes(raw: bytes) -> bytes:
+    """The cards of ``raw`` that astropy hands to wcslib (no SIP keywords)."""
+    keep = []
+    for i in range(0, len(raw), _CARD):
+        card = raw[i:i + _CARD]
+        key = card[:8].decode("ascii").rstrip(" ")
+        if _SIP_KW.match(key) or key in _SIP_ORDERS:
+            continue
+        keep.append(card)
+    return b"".join(keep)
+
+
+def _sip_matrix(header: dict, prefix: str, order: int) -> np.ndarray:
+    m = np.zeros((order + 1, order + 1), np.double)
+    for i in range(order + 1):
+        for j in range(order - i + 1):
+            v = header.get(f"{prefix}_{i}_{j}")
+            if v is not None:
+                m[i, j] = v
+    return m
+
+
+def _sip(header: dict):
+    """Astropy's ``WCS._read_sip_kw`` on parsed cards (None without SIP)."""
+    from astropy.wcs import Sip
+
+    def order(key):
+        v = header.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ValueError(f"{key} = {v!r} is not a number")
+        return v
+
+    a = b = ap = bp = None
+    ao, bo = order("A_ORDER"), order("B_ORDER")
+    if ao is not None and ao > 1:
+        if bo is None:
+            raise ValueError("A_ORDER provided without corresponding B_ORDER keyword for SIP distortion")
+        if bo > 1:
+            a = _sip_matrix(header, "A", int(ao))
+            b = _sip_matrix(header, "B", int(bo))
+    elif bo is not None and bo > 1:
+        raise ValueError("B_ORDER provided without corresponding A_ORDER keyword for SIP distortion")
+    apo, bpo = order("AP_ORDER"), order("BP_ORDER")
+    if apo is not None and apo > 1:
+        if bpo is None:
+            raise ValueError("AP_ORDER provided without corresponding BP_ORDER keyword for SIP distortion")
+        if bpo > 1:
+            ap = _sip_matrix(header, "AP", int(apo))
+            bp = _sip_matrix(header, "BP", int(bpo))
+    elif bpo is not None and bpo > 1:
+        raise ValueError("BP_ORDER provided without corresponding AP_ORDER keyword for SIP distortion")
+    if a is None and b is None and ap is None and bp is None:
+        return None
+    if "CRPIX1" not in header or "CRPIX2" not in header:
+        raise ValueError("Header has SIP keywords without CRPIX keywords")
+    return Sip(a, b, ap, bp, (header["CRPIX1"], header["CRPIX2"]))
+
+
+def wcs_from_cards(header: dict, raw: bytes):
+    """``astropy.wcs.WCS(header)`` of a header without lookup-table distortions.
+
+    Parameters
+    ----------
+    header : dict
+        Parsed cards (:attr:`HduCards.header`).
+    raw : bytes
+        The header's card bytes (:attr:`HduCards.raw`).
+
+    Returns
+    -------
+    astropy.wcs.WCS
+        Equal, transform for transform and bit for bit, to ``WCS(header)``; callers
+        check :func:`needs_astropy_wcs` first.
+    """
+    from astropy.wcs import Wcsprm
+
+    wcsprm = Wcsprm(header=wcs_header_bytes(raw), key=" ", relax=True, keysel=-1, colsel=None,
+                    hdulist=None, preserve_units=False)
+    sip = _sip(header)
+    if wcsprm.naxis != 2 and sip is not None:
+        raise ValueError("SIP distortions only work in 2 dimensions; the core WCS has "
+                         f"{wcsprm.naxis}")
+    w = CardsWCS(naxis=wcsprm.naxis) if wcsprm.naxis else CardsWCS()
+    w.wcs = wcsprm
+    w.sip = sip
+    w.fix()
+    w.wcs.set()
+    w._skymatch_cards = (header, raw, _fingerprint(w))  # noqa: SLF001 - the cards travel with the WCS (CardsWCS)
+    return w
+
+
+def _fingerprint(w) -> tuple:
+    """What a WCS built from cards can have changed since (the core WCS, the SIP
+    polynomials, the pixel bounds)."""
+    sip = w.sip
+    poly = () if sip is None else tuple(None if m is None else m.tobytes()
+                                        for m in (sip.a, sip.b, sip.ap, sip.bp, sip.crpix))
+    return (w.wcs.to_header(True), poly, w.pixel_bounds, w.cpdis1, w.cpdis2, w.det2im1, w.det2im2)
+
+
+def _rebuild(header: dict, raw: bytes, pixel_shape):
+    w = wcs_from_cards(header, raw)
+    if pixel_shape is not None:
+        w.pixel_shape = pixel_shape
+    return w
+
+
+class CardsWCS(WCS):
+    """:class:`astropy.wcs.WCS` that pickles as its header cards while unchanged.
+
+    astropy pickles a WCS by writing it to a FITS file in memory and reading it back
+    (~12 ms for a SIP chip); tasks sent to processes or Dask workers carry chips, so
+    that cost was paid per chip per task.  A WCS built by :func:`wcs_from_cards` is
+    rebuilt from its cards instead (~0.2 ms, bit for bit the same), unless it has been
+    changed since (then astropy's own pickling is used).
+    """
+
+    def __reduce__(self):
+        cards = self.__dict__.get("_skymatch_cards")
+        if cards is not None and _fingerprint(self) == cards[2]:
+            return (_rebuild, (cards[0], cards[1], self.pixel_shape))
+        return super().__reduce__()
+
+
+# ---------------------------------------------------------------- header patches
+_BLANK = b" " * _CARD
+_END = b"END".ljust(_CARD)
+_COMMENTARY_B = frozenset({b"", b"COMMENT", b"HISTORY"})
+
+
+def _ext_index(hdus: list[HduCards], ext) -> int | None:
+    """Index of ``ext`` (an index or ``(EXTNAME, EXTVER)``) as astropy resolves it."""
+    if isinstance(ext, int) and not isinstance(ext, bool):
+        return ext if 0 <= ext < len(hdus) else None
+    if isinstance(ext, tuple) and len(ext) == 2 and isinstance(ext[0], str):
+        hits = [i for i, h in enumerate(hdus)
+                if str(h.header.get("EXTNAME", "")).strip().upper() == ext[0].strip().upper()
+                and h.header.get("EXTVER", 1) == ext[1]]
+        return hits[0] if len(hits) == 1 else None
+    return None
+
+
+def _card_key(card: bytes) -> bytes:
+    return card[:8].rstrip(b" ")
+
+
+def _patched_header(cards: list[bytes], span: int, updates) -> bytes | None:
+    """The header ``cards`` (no END) after ``updates``, as astropy's Header would
+    produce it and :mod:`skymatch.io._fitsbytes` lay it into ``span`` bytes, or None
+    for anything outside the simple cases (then astropy does it)."""
+    from astropy.io.fits import Card
+
+    cards = list(cards)
+    present = {_card_key(c) for c in cards}
+    for key, value in updates.items():
+        kb = key.upper().encode("ascii")
+        where = [i for i, c in enumerate(cards) if _card_key(c) == kb] if kb in present else []
+        if value is None or value[0] is None:
+            if where:
+                gone = set(where)
+                cards = [c for i, c in enumerate(cards) if i not in gone]
+                present.discard(kb)
+            continue
+        if len(where) > 1:
+            return None
+        val, comment = value if len(value) == 2 else (value[0], None)
+        if isinstance(val, str) and len(val) > 60:
+            return None  # a long string could need CONTINUE cards
+        if where:
+            if comment is None:
+                return None  # astropy keeps the old comment: leave it to astropy
+            cards[where[0]] = Card(key, val, comment).image.encode("ascii")
+            continue
+        new = Card(key, val, comment).image.encode("ascii")
+        if len(new) != _CARD:
+            return None
+        # Header.append(card, useblanks=True, bottom=False): after the last
+        # non-commentary card, then one trailing blank card is used up.
+        k = len(cards) - 1
+        while k >= 0 and _card_key(cards[k]) in _COMMENTARY_B:
+            k -= 1
+        cards.insert(k + 1, new)
+        present.add(kb)
+        if cards[-1] == _BLANK:
+            cards.pop()
+    return _fill(cards, span)
+
+
+def _fill(cards: list[bytes], span: int) -> bytes | None:
+    """:func:`skymatch.io._fitsbytes._fill_to` and astropy's ``tostring`` on card bytes."""
+    slots = span // _CARD
+    n = len(cards) + 1
+    if n > slots:
+        need = n - slots
+        tail = 0
+        for c in reversed(cards):
+            if c != _BLANK:
+                break
+            tail += 1
+        if tail < need:
+            return None
+        cards = cards[:len(cards) - need]
+        n -= need
+    if slots - n >= 36:
+        cards = cards + [_BLANK] * (slots - n)
+    text = b"".join(cards) + _END
+    text += b" " * (-len(text) % BLOCK)
+    return text if len(text) == span else None
+
+
+def header_patches(path: str, updates) -> list[tuple[int, bytes]] | None:
+    """``(offset, new header bytes)`` of every header ``updates`` change in ``path``.
+
+    The same bytes :func:`skymatch.io._fitsbytes.plan_update` computes with astropy
+    for header-only updates that fit in place (``tests/test_fastfits.py`` compares
+    them), without parsing the file with astropy.  None when the file or an update is
+    not one of the simple cases (checksums, long strings, duplicated keywords, a header
+    that must grow): the caller then plans the update with astropy.
+
+    Parameters
+    ----------
+    path : str
+    updates : mapping
+        ``{extension: {keyword: (value, comment) or None}}``.
+    """
+    hdus = scan_fits(path)
+    if hdus is None:
+        return None
+    out = []
+    for ext, cards in updates.items():
+        idx = _ext_index(hdus, ext)
+        if idx is None:
+            return None
+        h = hdus[idx]
+        if "CHECKSUM" in h.header or "DATASUM" in h.header:
+            return None
+        raw = h.raw
+        if any(raw[i:i + 8] == b"CONTINUE" for i in range(0, len(raw), _CARD)):
+            return None
+        span = h.data_offset - h.header_offset
+        text = _patched_header([raw[i:i + _CARD] for i in range(0, len(raw), _CARD)], span, cards)
+        if text is None:
+            return None
+        out.append((h.header_offset, text))
+    return out
