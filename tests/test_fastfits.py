@@ -121,9 +121,8 @@ def test_unusual_files_go_through_astropy(small_mosaic, tmp_path, monkeypatch, w
         with open(dst, "wb") as fh:
             fh.write(raw)
     assert scan_fits(dst) is None
-    if what in ("truncated", "hierarch"):  # refused, with the astropy path's diagnostics
-        with pytest.raises(InputError, match="file is truncated" if what == "truncated" else
-                           r"x_flt.fits\[0\]: header card \d+ has an invalid keyword 'ESO DET CHIP'"):
+    if what == "truncated":  # refused, with the astropy path's diagnostics
+        with pytest.raises(InputError, match="file is truncated"):
             read_chips(dst)
         return
     chips = read_chips(dst)

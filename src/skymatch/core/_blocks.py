@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -348,17 +349,9 @@ def drizzle_block(task: BlockTask, read_region: Callable[[PieceTask], RegionPixe
     out_scale = _frame_scale(task.frame_wcs)
     for pt in task.pieces:
         piece, chip = pt.piece, pt.chip
-        px = read_region(pt)
-        data = np.array(px.data, dtype=np.float32)
-        good = np.isfinite(data)
-        dqgood = dq_good_mask(px.dq, flags)
-        if dqgood is not None:
-            good &= dqgood
-        if px.static is not None:
-            good &= np.asarray(px.static, dtype=bool)
+        data, good = _piece_pixels(read_region(pt), flags)
         if not good.any():
             continue
-        data[~np.isfinite(data)] = 0.0
         exptime = chip.exptime if chip.exptime and chip.exptime > 0 else 1.0
         weight = good.astype(np.float32) * np.float32(exptime)
         counts = chip.unit_kind == "counts"
@@ -380,16 +373,9 @@ def drizzle_block(task: BlockTask, read_region: Callable[[PieceTask], RegionPixe
         wsum[core] += dw
         if task.shared:
             factor = float(np.float32(ratio * ratio) / np.float32(exptime if counts else 1.0))
-            for m, coeffs in enumerate(pt.skies):
-                if coeffs[0]:
-                    skysum[m][core] += (float(coeffs[0]) * factor) * dw
-            for term in _terms(pt.skies):
-                bmean, _, _ = _drizzle_window(_basis(chip.shape, piece, *term), wshape, params.kernel, kw, False)
-                bsum = np.where(contributed, bmean[wsl].astype(np.float64) * dw, 0.0)
-                for m, coeffs in enumerate(pt.skies):
-                    a = _coeff(coeffs, term)
-                    if a:
-                        skysum[m][core] += a * bsum
+            _add_skies(skysum, pt, core, wsl, dw, factor,
+                       partial(_drizzled_basis, shape=chip.shape, piece=piece, wshape=wshape,
+                               kernel=params.kernel, kw=kw))
         if hit is not None:
             where = np.zeros(shape, dtype=bool)
             where[core] = hit[wsl]
@@ -397,10 +383,56 @@ def drizzle_block(task: BlockTask, read_region: Callable[[PieceTask], RegionPixe
                 set_plane_bits(planes, piece.index, where)
             else:
                 ids.add(piece.index, where)
+    scis = _block_images(task, num, wsum, skysum)
+    if ids is not None:
+        ids.compact()
+        return BlockResult(blk, tuple(scis), wsum.astype(np.float32), ids.ids, tuple(ids.sets))
+    return BlockResult(blk, tuple(scis), wsum.astype(np.float32), planes)
+
+
+def _piece_pixels(px: RegionPixels, flags) -> tuple[np.ndarray, np.ndarray]:
+    """A piece's data (float32, non-finite set to 0) and its usable pixels (finite, DQ
+    flags, static mask)."""
+    data = np.array(px.data, dtype=np.float32)
+    good = np.isfinite(data)
+    dqgood = dq_good_mask(px.dq, flags)
+    if dqgood is not None:
+        good &= dqgood
+    if px.static is not None:
+        good &= np.asarray(px.static, dtype=bool)
+    data[~np.isfinite(data)] = 0.0
+    return data, good
+
+
+def _drizzled_basis(term, *, shape, piece, wshape, kernel, kw) -> np.ndarray:
+    """One monomial of the sky model over a piece, drizzled like its data (the mean)."""
+    return _drizzle_window(_basis(shape, piece, *term), wshape, kernel, kw, False)[0]
+
+
+def _add_skies(skysum: list, pt, core, wsl, dw: np.ndarray, factor: float, drizzled_basis) -> None:
+    """Add every label's sky model of one piece, drizzled like its data, to ``skysum``:
+    the constant terms directly, each other monomial drizzled once (``drizzled_basis``)
+    and shared by all labels."""
+    for m, coeffs in enumerate(pt.skies):
+        if coeffs[0]:
+            skysum[m][core] += (float(coeffs[0]) * factor) * dw
+    contributed = dw != 0
+    for term in _terms(pt.skies):
+        bmean = drizzled_basis(term)
+        bsum = np.where(contributed, bmean[wsl].astype(np.float64) * dw, 0.0)
+        for m, coeffs in enumerate(pt.skies):
+            a = _coeff(coeffs, term)
+            if a:
+                skysum[m][core] += a * bsum
+
+
+def _block_images(task: BlockTask, num: np.ndarray, wsum: np.ndarray, skysum: list) -> list[np.ndarray]:
+    """The block's float32 image of every label (fill value where nothing landed)."""
+    params = task.params
     has = wsum > 0
     fill = np.nan if params.fillval is None else np.float32(params.fillval)
     scis = []
-    for m in range(nlab):
+    for m in range(task.n_labels):
         with np.errstate(invalid="ignore", divide="ignore"):
             val = (num - skysum[m]) / wsum if task.shared else num / wsum
         sci = val.astype(np.float32)
@@ -408,10 +440,7 @@ def drizzle_block(task: BlockTask, read_region: Callable[[PieceTask], RegionPixe
             sci *= np.float32(task.total_exptime)
         sci[~has] = fill
         scis.append(sci)
-    if ids is not None:
-        ids.compact()
-        return BlockResult(blk, tuple(scis), wsum.astype(np.float32), ids.ids, tuple(ids.sets))
-    return BlockResult(blk, tuple(scis), wsum.astype(np.float32), planes)
+    return scis
 
 
 def _frame_scale(wcs) -> float:

@@ -121,8 +121,16 @@ class ProcessExecutor(_Base):
             return
         n = min(self.n_workers, len(items))
         chunk = max(1, len(items) // (4 * n))
-        with ProcessPoolExecutor(max_workers=n) as pool:
+        with ProcessPoolExecutor(max_workers=n, initializer=_ignore_interrupts) as pool:
             yield from pool.map(fn, items, chunksize=chunk)
+
+
+def _ignore_interrupts() -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops the run and reports it
+    once (without this every worker prints its own KeyboardInterrupt traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class DaskExecutor(_Base):
