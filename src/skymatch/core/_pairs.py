@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from ..exceptions import InputError
 from ..models import Chip
 from ._cells import (
     MIN_CELL_FRACTION,
@@ -57,9 +58,19 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
     all_ra = np.concatenate([r[0] for r in rings])
     all_dec = np.concatenate([r[1] for r in rings])
     plane = TangentPlane.from_points(all_ra, all_dec)
-    polys = tuple(plane.polygon(ra, dec) for ra, dec in rings)
+    polys = tuple(_polygon(plane, c, ra, dec) for c, (ra, dec) in zip(chips, rings))
     xyz = tuple(unit_vectors(ra, dec) for ra, dec in rings)
     return Footprints(plane=plane, polygons=polys, corners_xyz=xyz)
+
+
+def _polygon(plane: TangentPlane, chip: Chip, ra, dec):
+    """``chip``'s footprint on the mosaic's tangent plane; a footprint reaching the far
+    hemisphere is a broken WCS (a CD matrix of degrees per pixel), not a mosaic."""
+    try:
+        return plane.polygon(ra, dec)
+    except ValueError:
+        raise InputError(f"{chip.name}: its WCS puts the chip more than 90 degrees from the other inputs' "
+                         "centre (check CD1_1..CD2_2 / CDELT: degrees per pixel)") from None
 
 
 def candidate_pairs(fp: Footprints, exposure_index: np.ndarray) -> np.ndarray:

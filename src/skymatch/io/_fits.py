@@ -242,9 +242,9 @@ def _check_header(hdr: fits.Header, label: str) -> None:
         warnings.simplefilter("ignore", AstropyWarning)
         for n, card in enumerate(hdr.cards):
             key = card.keyword
-            # astropy gives a HIERARCH card's keyword without the prefix ('ESO DET CHIP')
-            hierarch = card.image[:8].upper() == "HIERARCH"
-            if key and not _KEY_RE.match(key) and not hierarch:
+            # astropy gives a HIERARCH card's keyword without the prefix ('ESO DET CHIP');
+            # only such keywords reach card.image (which would re-render a broken value)
+            if key and not _KEY_RE.match(key) and card.image[:8].upper() != "HIERARCH":
                 raise InputError(f"{label}: header card {n + 1} has an invalid keyword {key!r} "
                                  "(corrupt header?); fix or delete that card")
             try:
