@@ -284,7 +284,8 @@ def _grid_positions(w: np.ndarray, nn: np.ndarray, x0, y0, size: int, order: int
     lx = np.tile(np.arange(size, dtype=np.float64), size)
     ly = np.repeat(np.arange(size, dtype=np.float64), size)
     deg = max(order, 1)
-    raw = {(a, b): (w @ (lx**a * ly**b)) / nn for a in range(deg + 1) for b in range(deg + 1 - a)}
+    # einsum, not w @ v: BLAS would spin its own threads for a matrix-vector product
+    raw = {(a, b): np.einsum("ij,j->i", w, lx**a * ly**b) / nn for a in range(deg + 1) for b in range(deg + 1 - a)}
     mlx, mly = raw[1, 0], raw[0, 1]
     mons = monomials(order)
     moments = np.zeros((nn.size, len(mons)))

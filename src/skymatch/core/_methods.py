@@ -64,6 +64,10 @@ COMPAT_MODES = (None, "drizzlepac")
 
 ProgressCallback = Callable[[str, int, int], None]
 
+# match alone: each exposure's own-sky cells on every 4th pixel of every 4th row (they
+# only decide directions no overlap constrains; see core/_pairs.chip_cells)
+MATCH_OWN_SKY_STEP = 4
+
 
 def canonical_method(method: str) -> str:
     """Map a method name or JWST alias to its canonical name, or raise ParameterError."""
@@ -440,7 +444,7 @@ def _chip_pass(chips, opts, static_of, need_stat, need_cells, executor, context,
     jobs = []
     spec = opts.cell_spec(opts.max_order) if need_cells else None
     if spec is not None and all(m == "match" for m in opts.methods):
-        spec = replace(spec, step=2)  # the own skies only fill what overlaps cannot
+        spec = replace(spec, step=MATCH_OWN_SKY_STEP)  # the own skies only fill what overlaps cannot
     for c in chips:
         sp, sk = static_of(c)
         jobs.append(_ChipJob(c, opts.flags, opts.stat if need_stat else None, sp, sk, context, spec))
