@@ -118,6 +118,12 @@ def _location(hdul, chip: Chip, path: str) -> PixelLocation | None:
         scale = (float(hdu.header.get("BSCALE", 1.0)), float(hdu.header.get("BZERO", 0.0)))
         return int(hdul.fileinfo(i)["datLoc"]), dt, scale
 
+    return _pixel_location(raw, sci, px, chip, path)
+
+
+def _pixel_location(raw, sci: int, px, chip: Chip, path: str) -> PixelLocation | None:
+    """Where a chip's SCI (and DQ) pixels lie in its file; ``raw(index)`` gives an HDU's
+    (offset, dtype, (BSCALE, BZERO)) or None."""
     s = raw(sci)
     if s is None:
         return None
@@ -142,14 +148,7 @@ def _scanned_location(hdus, chip: Chip, path: str) -> PixelLocation | None:
         dt = _BITPIX_DTYPE[h.header["BITPIX"]]
         return h.data_offset, dt, (float(h.header.get("BSCALE", 1.0)), float(h.header.get("BZERO", 0.0)))
 
-    s = raw(sci)
-    if s is None:
-        return None
-    dq = getattr(px, "dq", None)
-    d = raw(dq) if isinstance(dq, int) else None
-    return PixelLocation(path=path, shape=tuple(chip.shape), sci_offset=s[0], sci_dtype=s[1], sci_scale=s[2],
-                         dq_offset=None if d is None else d[0], dq_dtype=None if d is None else d[1],
-                         dq_scale=(1.0, 0.0) if d is None else d[2])
+    return _pixel_location(raw, sci, px, chip, path)
 
 
 _BITPIX_DTYPE = MappingProxyType({8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"})
