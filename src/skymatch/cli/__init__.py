@@ -141,6 +141,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         restore()
 
 
+def entry() -> int:
+    """The ``skymatch`` command: :func:`main`, then Ctrl-C ignored while the interpreter
+    shuts down — the run has finished (committed or rolled back) and said so; an
+    interrupt now would only kill the process without a word."""
+    import signal
+
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
+
+
 def _catch_interrupts(interrupted: list[int]):
     """Record SIGINT in ``interrupted`` (then raise KeyboardInterrupt as Python does);
     returns the function restoring the previous handler.  Only in the main thread, and
