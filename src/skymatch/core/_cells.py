@@ -2,12 +2,12 @@
 
 A sky model beyond a constant is fitted to cells, not to single pixels.
 
-* An exposure's own sky (:func:`cell_statistics`): the usable pixels of a cell
+* An exposure's own sky (:func:`grid_cell_statistics`): the usable pixels of a cell
   (``size`` x ``size`` pixels of the chip) are sigma-clipped the way the sky statistic
   clips (``lsigma``, ``usigma``, up to ``nclip`` passes, each selecting from all the
   cell's values, stopping as soon as a pass keeps what the previous one kept); the
   clipped mean is the cell's value.
-* An overlap (:func:`difference_cells`): for every pixel of chip m usable in both chips,
+* An overlap (:func:`dense_difference_cells`): for every pixel of chip m usable in both chips,
   the difference between its value and chip n's value interpolated (bilinearly) at the
   same position on the sky; the differences are clipped and averaged per cell.  Common
   sky — nebulae, stars, galaxies — cancels in the difference pixel by pixel, whatever its
@@ -15,6 +15,9 @@ A sky model beyond a constant is fitted to cells, not to single pixels.
   not (cosmic rays, the residuals of stars sampled differently).  Averaging the two
   images separately over "the same" cell would not do: their pixels cover the sky
   differently at the cell's edges, and a nebula's gradient there becomes a bias.
+
+Cells are laid out one per row of a dense array (a box of the chip padded to whole cells),
+so every per-cell sum is a row sum; clipping passes revisit only the cells still changing.
 
 Every cell carries the mean position of its kept pixels (in each chip, for an overlap)
 and, for models of order two and more, the central moments of those positions, so the
@@ -30,8 +33,7 @@ import numpy as np
 
 from ._skymodel import monomials
 
-__all__ = ["CellStats", "DifferenceCells", "cell_size", "cell_statistics", "difference_cells",
-           "grid_cell_statistics", "dense_difference_cells",
+__all__ = ["CellStats", "DifferenceCells", "cell_size", "grid_cell_statistics", "dense_difference_cells",
            "cell_keys", "MIN_CELL_FRACTION", "bilinear"]
 
 MIN_CELL_FRACTION = 0.125  # a cell needs this fraction of its area kept to count
@@ -120,131 +122,6 @@ class DifferenceCells:
         return cls(np.zeros(0, np.int64), z, z, z, np.zeros(0, np.int64), pos, pos, order)
 
 
-class _Groups:
-    """Pixels grouped by cell: sorted once, then every per-cell sum is a segment sum.
-
-    (Segment sums of contiguous runs are several times faster than ``np.bincount``
-    with weights, and a per-cell value goes back to the pixels by ``np.repeat``.)
-    """
-
-    def __init__(self, key: np.ndarray):
-        key = np.asarray(key, dtype=np.int64).ravel()
-        # A radix sort for small keys (cells of one chip fit 16 bits).
-        k = key.astype(np.uint16) if key.size and key.max() < 65536 else key
-        self.order = np.argsort(k, kind="stable")
-        ks = key[self.order]
-        self.starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]]) if ks.size else np.zeros(0, np.intp)
-        self.cells = ks[self.starts]
-        self.counts = np.diff(np.r_[self.starts, ks.size])
-
-    def sort(self, values) -> np.ndarray:
-        return np.asarray(values, dtype=np.float64).ravel()[self.order]
-
-    def sum(self, sorted_values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(sorted_values, self.starts) if self.starts.size else np.zeros(0)
-
-    def expand(self, per_cell: np.ndarray) -> np.ndarray:
-        return np.repeat(per_cell, self.counts)
-
-
-def _stats(starts: np.ndarray, counts: np.ndarray, v: np.ndarray, w: np.ndarray):
-    """n, mean and variance of the weighted sorted values ``v`` per segment."""
-    if not starts.size:
-        z = np.zeros(0)
-        return z, z, z
-    n = np.add.reduceat(w, starts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.add.reduceat(v * w, starts) / n
-        d = v - np.repeat(mean, counts)
-        var = np.add.reduceat(d * d * w, starts) / (n - 1)
-    return n, mean, var
-
-
-def _clip(g: _Groups, v: np.ndarray, lsigma: float, usigma: float, nclip: int):
-    """Per-cell sigma clipping of the sorted values ``v``; returns (weights of the kept
-    pixels, n, mean, var), per cell of ``g``.
-
-    Cells are independent: a pass that keeps what the previous one kept leaves a cell
-    final, so each pass works only on the cells that still change (the same result as
-    clipping every cell ``nclip`` times, at the cost of the few that need it).
-    """
-    w = np.ones(v.size)
-    n, mean, var = _stats(g.starts, g.counts, v, w)
-    active = np.ones(g.cells.size, dtype=bool)
-    for _ in range(int(nclip)):
-        pix = np.repeat(active, g.counts)
-        counts = g.counts[active]
-        starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.intp)
-        va = v[pix]
-        d = va - np.repeat(mean[active], counts)
-        std = np.repeat(np.sqrt(var[active]), counts)
-        with np.errstate(invalid="ignore"):
-            new = ((d >= -lsigma * std) & (d <= usigma * std)).astype(np.float64)
-        changed = np.add.reduceat(np.abs(new - w[pix]), starts) > 0 if starts.size else np.zeros(0, bool)
-        if not changed.any():
-            break
-        w[pix] = new
-        idx = np.flatnonzero(active)
-        n_a, mean_a, var_a = _stats(starts, counts, va, new)
-        n[idx[changed]] = n_a[changed]
-        mean[idx[changed]] = mean_a[changed]
-        var[idx[changed]] = var_a[changed]
-        active[idx[~changed]] = False
-    return w, n, mean, var
-
-
-def _positions(g: _Groups, x, y, w, n, present, order):
-    """Mean positions and central moments of the kept pixels of the ``present`` cells."""
-    nn = np.maximum(n, 1)
-    xf = g.sort(x)
-    yf = g.sort(y)
-    mx = g.sum(xf * w) / nn
-    my = g.sum(yf * w) / nn
-    mons = monomials(order)
-    moments = np.zeros((present.size, len(mons)))
-    moments[:, 0] = 1.0
-    if order >= 2:
-        dx = xf - g.expand(mx)
-        dy = yf - g.expand(my)
-        for k, (i, j) in enumerate(mons):
-            if i + j >= 2:
-                moments[:, k] = (g.sum(dx**i * dy**j * w) / nn)[present]
-    return mx[present], my[present], moments
-
-
-def cell_statistics(values: np.ndarray, x: np.ndarray, y: np.ndarray, key: np.ndarray, *,
-                    lsigma: float, usigma: float, nclip: int, order: int,
-                    min_pix: int) -> CellStats:
-    """Clipped statistics of one chip's ``values`` grouped by cell ``key``.
-
-    Parameters
-    ----------
-    values : array
-        Pixel values (usable pixels only).
-    x, y : arrays
-        Their 0-based column and row.
-    key : int array
-        Cell index of every pixel (small non-negative integers).
-    lsigma, usigma, nclip
-        Clipping, as for the sky statistic.
-    order : int
-        Highest power of the position moments to keep.
-    min_pix : int
-        Cells with fewer kept pixels are dropped.
-    """
-    key = np.asarray(key, dtype=np.int64).ravel()
-    if key.size == 0:
-        return CellStats.empty(order)
-    g = _Groups(key)
-    w, n, mean, var = _clip(g, g.sort(values), lsigma, usigma, nclip)
-    present = np.nonzero(n >= max(int(min_pix), 2))[0]
-    if present.size == 0:
-        return CellStats.empty(order)
-    mx, my, moments = _positions(g, x, y, w, n, present, order)
-    return CellStats(g.cells[present], mean[present], np.sqrt(var[present] / n[present]),
-                     n[present].astype(np.int64), mx, my, moments, order)
-
-
 def _blocks(a: np.ndarray, size: int, fill) -> np.ndarray:
     """``a`` (2-D) padded with ``fill`` to whole cells and laid out one cell per row."""
     ny, nx = a.shape
@@ -257,8 +134,9 @@ def _blocks(a: np.ndarray, size: int, fill) -> np.ndarray:
 
 def grid_cell_statistics(data: np.ndarray, good: np.ndarray, size: int, *, lsigma: float, usigma: float,
                          nclip: int, order: int, min_pix: int) -> CellStats:
-    """:func:`cell_statistics` of a whole chip (``data`` where ``good``) in its cell grid,
-    computed on a dense layout (one cell per row) instead of grouped pixel lists."""
+    """Clipped statistics of the cells of a whole chip (``data`` where ``good``) in its
+    cell grid of ``size`` pixels; cells with fewer than ``min_pix`` kept pixels are
+    dropped."""
     nx = good.shape[1]
     w0 = _blocks(good, size, False)
     v = _blocks(np.where(good, data, 0.0).astype(np.float64), size, 0.0)
@@ -267,7 +145,7 @@ def grid_cell_statistics(data: np.ndarray, good: np.ndarray, size: int, *, lsigm
     if present.size == 0:
         return CellStats.empty(order)
     gx = -(-nx // size)
-    keys = (present // gx) * (nx // size + 1) + present % gx
+    keys = cell_keys((present // gx) * size, (present % gx) * size, size, nx)
     nn = n[present]
     mx, my, moments = _grid_positions(w[present], nn, (present % gx) * size, (present // gx) * size,
                                       size, order)
@@ -317,9 +195,16 @@ def _dense_positions(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, nn: np.ndarr
 def dense_difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xn: np.ndarray, yn: np.ndarray,
                            use: np.ndarray, r0: int, c0: int, size: int, ncols: int, *, lsigma: float,
                            usigma: float, nclip: int, order: int, min_pix: int) -> DifferenceCells:
-    """:func:`difference_cells` of a box of chip m (``[r0:r0+h, c0:c0+w]``, 2-D arrays:
-    m's brightness, n's interpolated brightness, its variance factor and position, and
-    the pixels to use), in m's cell grid (``ncols``: m's width), on a dense layout."""
+    """Clipped per-cell means of the differences ``bm - bn`` over a box of chip m.
+
+    ``bm``, ``bn``, ``rho``, ``xn``, ``yn``, ``use`` are 2-D arrays over the box
+    ``[r0:r0+h, c0:c0+w]`` of chip m: m's brightness, n's brightness interpolated at the
+    same sky positions, the interpolation's variance factor, those positions in n, and
+    the pixels to use; the cells are m's (``ncols``: m's width).  The standard error
+    assumes both chips have the same pixel noise: the differences' scatter is
+    ``s_m**2 + rho * s_n**2``, the cell mean's variance ``(s_m**2 + s_n**2) / n``
+    (interpolation spreads each pixel of n over several differences).
+    """
     pr, pc = r0 % size, c0 % size
 
     def lay(a, fill):
@@ -334,7 +219,7 @@ def dense_difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xn: 
         return DifferenceCells.empty(order)
     gx = -(-(use.shape[1] + pc) // size)
     row0, col0 = (r0 - pr) // size, (c0 - pc) // size
-    keys = (row0 + present // gx) * (ncols // size + 1) + col0 + present % gx
+    keys = cell_keys((row0 + present // gx) * size, (col0 + present % gx) * size, size, ncols)
     wp, nn = w[present], n[present]
     rho_mean = (lay(rho, 0.0)[present] * wp).sum(axis=1) / nn
     value_m = (lay(np.where(use, bm, 0.0), 0.0)[present] * wp).sum(axis=1) / nn
@@ -346,9 +231,11 @@ def dense_difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xn: 
 
 
 def _clip_dense(v: np.ndarray, w0: np.ndarray, lsigma: float, usigma: float, nclip: int):
-    """:func:`_clip` on cells laid out one per row (``w0``: the usable pixels).
+    """Per-cell sigma clipping of cells laid out one per row (``w0``: the usable pixels);
+    returns (weights of the kept pixels, n, mean, var) per row.
 
-    Each pass works only on the rows (cells) whose kept set still changes; the variance
+    Each pass selects from all of a cell's usable values; cells are independent, so a
+    pass that keeps what the previous one kept leaves a cell final.  Each pass works only on the rows (cells) whose kept set still changes; the variance
     comes from the sums of values and squares (one pass, no deviations array)."""
     w = w0.astype(np.float64)
     n, mean, var = _dense_stats(v, w)
@@ -417,32 +304,3 @@ def bilinear(data: np.ndarray, good: np.ndarray, x: np.ndarray, y: np.ndarray):
     v = (1 - fy) * ((1 - fx) * v00 + fx * v10) + fy * ((1 - fx) * v01 + fx * v11)
     rho = ((1 - fx) ** 2 + fx**2) * ((1 - fy) ** 2 + fy**2)
     return v, ok, rho
-
-
-def difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xm, ym, xn, yn, key, *,
-                     lsigma: float, usigma: float, nclip: int, order: int,
-                     min_pix: int) -> DifferenceCells:
-    """Clipped per-cell means of the differences ``bm - bn`` of two chips' brightness at
-    the same sky positions (``bn`` interpolated, with variance factor ``rho``).
-
-    The standard error assumes both chips have the same pixel noise: the differences'
-    scatter is ``s_m**2 + rho * s_n**2``, the cell mean's variance ``(s_m**2 + s_n**2) / n``
-    (interpolation spreads each pixel of n over several differences).
-    """
-    key = np.asarray(key, dtype=np.int64).ravel()
-    if key.size == 0:
-        return DifferenceCells.empty(order)
-    g = _Groups(key)
-    bm_s = g.sort(bm)
-    w, n, mean, var = _clip(g, bm_s - g.sort(bn), lsigma, usigma, nclip)
-    present = np.nonzero(n >= max(int(min_pix), 2))[0]
-    if present.size == 0:
-        return DifferenceCells.empty(order)
-    nn = np.maximum(n, 1)
-    rho_mean = (g.sum(g.sort(rho) * w) / nn)[present]
-    value_m = (g.sum(bm_s * w) / nn)[present]
-    sigma = np.sqrt(var[present] * 2.0 / (1.0 + rho_mean) / n[present])
-    pos_m = _positions(g, xm, ym, w, n, present, order)
-    pos_n = _positions(g, xn, yn, w, n, present, order)
-    return DifferenceCells(g.cells[present], mean[present], value_m, sigma,
-                           n[present].astype(np.int64), pos_m, pos_n, order)

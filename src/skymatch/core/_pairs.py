@@ -19,10 +19,8 @@ from ._cells import (
     CellStats,
     DifferenceCells,
     bilinear,
-    cell_keys,
     cell_size,
     dense_difference_cells,
-    difference_cells,
     grid_cell_statistics,
 )
 from ._context import RunContext
@@ -32,8 +30,6 @@ from ._pixmap import map_pixels
 from ._raster import raster_centres, raster_reference
 from ._skymodel import monomials
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
-
-DENSE_FRACTION = 0.5  # overlap fraction of its box above which difference cells use the dense layout
 
 __all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "CellSpec", "OverlapJob",
            "OverlapResult", "overlap_task", "overlap_batch", "chip_cells"]
@@ -307,26 +303,11 @@ def _difference_cells(spec: CellSpec, m: _Side, n: _Side, s: _Selection, size: i
         return DifferenceCells.empty(spec.order)
     h, w = s.sel.shape
     mx, my = map_pixels(m.wcs, n.wcs, s.r0, s.c0, h, w, dtype=np.float64)
-    opts = dict(lsigma=spec.lsigma, usigma=spec.usigma, nclip=spec.nclip, order=spec.order,
-                min_pix=max(8, int(MIN_CELL_FRACTION * size * size)))
-    if s.count >= DENSE_FRACTION * h * w:
-        # Most of the box is overlap: work on the whole box, one cell per row.
-        vn, ok, rho = bilinear(n.usable.data, n.usable.good, mx, my)
-        use = s.sel & ok
-        bm = m.chip.conv * m.usable.data[s.r0 : s.r0 + h, s.c0 : s.c0 + w].astype(np.float64)
-        return dense_difference_cells(bm, n.chip.conv * vn, rho, mx, my, use, s.r0, s.c0, size,
-                                      m.chip.shape[1], **opts)
-    rows, cols = np.nonzero(s.sel)
-    xn = mx[rows, cols]
-    yn = my[rows, cols]
-    vn, ok, rho = bilinear(n.usable.data, n.usable.good, xn, yn)
-    rows, cols, xn, yn, vn, rho = rows[ok], cols[ok], xn[ok], yn[ok], vn[ok], rho[ok]
-    rows += s.r0
-    cols += s.c0
-    bm = m.chip.conv * m.usable.data[rows, cols].astype(np.float64)
-    bn = n.chip.conv * vn
-    key = cell_keys(rows, cols, size, m.chip.shape[1])
-    return difference_cells(bm, bn, rho, cols, rows, xn, yn, key, **opts)
+    vn, ok, rho = bilinear(n.usable.data, n.usable.good, mx, my)
+    bm = m.chip.conv * m.usable.data[s.r0 : s.r0 + h, s.c0 : s.c0 + w].astype(np.float64)
+    return dense_difference_cells(bm, n.chip.conv * vn, rho, mx, my, s.sel & ok, s.r0, s.c0, size,
+                                  m.chip.shape[1], lsigma=spec.lsigma, usigma=spec.usigma, nclip=spec.nclip,
+                                  order=spec.order, min_pix=max(8, int(MIN_CELL_FRACTION * size * size)))
 
 
 def _pair_cell_size(spec: CellSpec, s: _Selection, shape_m) -> int:
