@@ -48,6 +48,21 @@ def tan_header(crval=(30.0, 0.0), shape=(64, 64), scale_arcsec=0.2) -> fits.Head
     return h
 
 
+def tan_wcs(ra=10.0, dec=20.0, shape=(64, 64), scale_arcsec=0.1, rot=0.0):
+    """A TAN WCS centred on the image, ``rot`` degrees East of North."""
+    from astropy.wcs import WCS
+
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [ra, dec]
+    w.wcs.crpix = [(shape[1] + 1) / 2, (shape[0] + 1) / 2]
+    s = scale_arcsec / 3600.0
+    t = np.radians(rot)
+    w.wcs.cd = s * np.array([[-np.cos(t), np.sin(t)], [np.sin(t), np.cos(t)]])
+    w.pixel_shape = (shape[1], shape[0])
+    return w
+
+
 def generic_image(path, level: float, *, dx_pix: float = 0.0, shape=(64, 64), seed: int = 1,
                   dtype=np.float32, bscale: float | None = None, bzero: float | None = None,
                   bunit: str | None = "ELECTRONS/S", exptime=None, extra: dict | None = None) -> str:

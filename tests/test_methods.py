@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from astropy.wcs import WCS
+from fsutil import tan_wcs
 
 from skymatch import (
     DisconnectedMosaicWarning,
@@ -16,18 +16,6 @@ from skymatch import (
     match_sky,
     sky_methods,
 )
-
-
-def tan_wcs(ra=10.0, dec=20.0, shape=(64, 64), scale_arcsec=0.1, rot=0.0):
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [ra, dec]
-    w.wcs.crpix = [(shape[1] + 1) / 2, (shape[0] + 1) / 2]
-    s = scale_arcsec / 3600.0
-    t = np.radians(rot)
-    w.wcs.cd = s * np.array([[-np.cos(t), np.sin(t)], [np.sin(t), np.cos(t)]])
-    w.pixel_shape = (shape[1], shape[0])
-    return w
 
 
 def offset_wcs(dx_pix, dy_pix=0.0, **kw):

@@ -5,22 +5,14 @@ import warnings
 
 import numpy as np
 import pytest
-from astropy.wcs import WCS
+from fsutil import tan_wcs
 
 from skymatch import make_chip, match_sky, sky_methods
 from skymatch.core._skymodel import coefficient_names, evaluate, evaluate_block, monomials
 
 
 def base_wcs(shape, scale_arcsec=0.2, rot=15.0, ra=150.0, dec=2.0):
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [ra, dec]
-    w.wcs.crpix = [(shape[1] + 1) / 2, (shape[0] + 1) / 2]
-    s = scale_arcsec / 3600.0
-    t = np.radians(rot)
-    w.wcs.cd = s * np.array([[-np.cos(t), np.sin(t)], [np.sin(t), np.cos(t)]])
-    w.pixel_shape = (shape[1], shape[0])
-    return w
+    return tan_wcs(ra, dec, shape, scale_arcsec, rot)
 
 
 def tile_layout(n_x, n_y, tile, step):

@@ -66,28 +66,10 @@ def solve_match(n_exposures: int, i: np.ndarray, j: np.ndarray, s_i: np.ndarray,
     # Scale-free weights (the solution does not depend on a common factor).
     w2 = (w / w.max()) ** 2
     rhs_pair = w2 * (s_i - s_j)
-    lap = sparse.coo_matrix(
-        (np.concatenate([w2, w2, -w2, -w2]),
-         (np.concatenate([i, j, i, j]), np.concatenate([i, j, j, i]))),
-        shape=(n_exposures, n_exposures),
-    ).tocsr()
     rhs = np.bincount(i, weights=rhs_pair, minlength=n_exposures) - np.bincount(
         j, weights=rhs_pair, minlength=n_exposures
     )
-    adjacency = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n_exposures, n_exposures))
-    n_comp, comp = connected_components(adjacency, directed=False)
-    in_pair = np.zeros(n_exposures, dtype=bool)
-    in_pair[i] = True
-    in_pair[j] = True
-
-    # Pin the first member of every component (with an equation) to zero.
-    pinned = np.zeros(n_exposures, dtype=bool)
-    seen = set()
-    for k in np.nonzero(in_pair)[0]:
-        if comp[k] not in seen:
-            seen.add(comp[k])
-            pinned[k] = True
-    free = np.nonzero(in_pair & ~pinned)[0]
+    lap, comp, in_pair, free = _pair_graph(n_exposures, i, j, w2)
     sol = np.zeros(n_exposures)
     if free.size:
         sub = lap[free][:, free].tocsc()
@@ -103,6 +85,29 @@ def solve_match(n_exposures: int, i: np.ndarray, j: np.ndarray, s_i: np.ndarray,
         d[members] = sol[members] - sol[members].mean()
     residuals = (d[i] - d[j]) - (s_i - s_j)
     return MatchSolution(d, labels, len(label_map), residuals)
+
+
+def _pair_graph(n_exposures: int, i: np.ndarray, j: np.ndarray, w2: np.ndarray):
+    """The pair equations' weighted Laplacian, each exposure's connected component,
+    which exposures are in a pair, and the free ones: the first member of every component
+    (with an equation) is pinned to zero."""
+    lap = sparse.coo_matrix(
+        (np.concatenate([w2, w2, -w2, -w2]),
+         (np.concatenate([i, j, i, j]), np.concatenate([i, j, j, i]))),
+        shape=(n_exposures, n_exposures),
+    ).tocsr()
+    adjacency = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n_exposures, n_exposures))
+    _, comp = connected_components(adjacency, directed=False)
+    in_pair = np.zeros(n_exposures, dtype=bool)
+    in_pair[i] = True
+    in_pair[j] = True
+    pinned = np.zeros(n_exposures, dtype=bool)
+    seen = set()
+    for k in np.nonzero(in_pair)[0]:
+        if comp[k] not in seen:
+            seen.add(comp[k])
+            pinned[k] = True
+    return lap, comp, in_pair, np.nonzero(in_pair & ~pinned)[0]
 
 
 _DENSE_LIMIT = 2000  # exposures up to which the covariance is computed exactly
@@ -125,25 +130,11 @@ def solution_covariance_diag(n_exposures: int, i: np.ndarray, j: np.ndarray, w: 
         return out
     sigma = np.where(np.isfinite(sigma), sigma, 0.0)
     w2 = (np.asarray(w, float) / np.max(w)) ** 2
-    lap = sparse.coo_matrix(
-        (np.concatenate([w2, w2, -w2, -w2]),
-         (np.concatenate([i, j, i, j]), np.concatenate([i, j, j, i]))),
-        shape=(n_exposures, n_exposures)).tocsr()
+    lap, comp, in_pair, free = _pair_graph(n_exposures, i, j, w2)
     # B maps pair differences to the right-hand side: rhs = B @ (s_i - s_j).
     B = sparse.coo_matrix((np.concatenate([w2, -w2]), (np.concatenate([i, j]), np.concatenate(
         [np.arange(i.size), np.arange(i.size)]))), shape=(n_exposures, i.size)).tocsr()
-    adjacency = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n_exposures, n_exposures))
-    _, comp = connected_components(adjacency, directed=False)
-    in_pair = np.zeros(n_exposures, dtype=bool)
-    in_pair[i] = in_pair[j] = True
-    pinned = np.zeros(n_exposures, dtype=bool)
-    seen = set()
-    for k in np.nonzero(in_pair)[0]:
-        if comp[k] not in seen:
-            seen.add(comp[k])
-            pinned[k] = True
-    free = np.nonzero(in_pair & ~pinned)[0]
-    groups = [np.nonzero((comp == c) & in_pair)[0] for c in seen]
+    groups = [np.nonzero((comp == c) & in_pair)[0] for c in np.unique(comp[in_pair])]
 
     def demean(x):
         for g in groups:
