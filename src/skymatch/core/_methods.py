@@ -32,7 +32,7 @@ from ._pairs import (
     chip_cells,
     compute_footprints,
     overlap_batch,
-    overlap_geometry,
+    overlap_rings,
 )
 from ._results import build_constant_results, build_model_results
 from ._skymodel import MODEL_ORDER, canonical_model
@@ -475,8 +475,11 @@ def _overlap_pass(chips, exps, opts, static_of, whole, cells, executor, context,
     cand = candidate_pairs(fp, exps.of)
     jobs, owners = [], []
     spec = opts.cell_spec(opts.max_order) if cells else None
-    for a, b in cand:
-        rings = overlap_geometry(fp, int(a), int(b), compat=opts.is_compat)
+    # A pair whose chips both have plane maps needs no WCS: its chips travel without one
+    # (pickling a WCS costs more than a small chip's pixel work).
+    light = [c if m is None else replace(c, wcs=None) for c, m in zip(chips, fp.maps)]
+    for (a, b), (rings, plane_rings) in zip(cand, overlap_rings(fp, cand, compat=opts.is_compat)):
+        a, b = int(a), int(b)
         if not rings:
             continue
         # Orient each job so that chip_m belongs to the lower exposure index.
@@ -484,8 +487,11 @@ def _overlap_pass(chips, exps, opts, static_of, whole, cells, executor, context,
             a, b = b, a
         sa, ka = static_of(chips[a])
         sb, kb = static_of(chips[b])
-        jobs.append(OverlapJob(chips[a], chips[b], tuple(rings), opts.flags, opts.stat, opts.is_compat,
-                               context, sa, sb, ka, kb, whole=whole, cells=spec))
+        pair = (light[a], light[b]) if fp.maps[a] is not None and fp.maps[b] is not None else (chips[a], chips[b])
+        jobs.append(OverlapJob(*pair, tuple(rings), opts.flags, opts.stat, opts.is_compat,
+                               context, sa, sb, ka, kb, whole=whole, cells=spec,
+                               plane_rings=None if opts.is_compat else tuple(plane_rings),
+                               map_m=fp.maps[a], map_n=fp.maps[b]))
         owners.append((int(exps.of[a]), int(exps.of[b]), int(a), int(b)))
     results = _batched_stage(executor, chips, overlap_batch, jobs, "overlaps", progress)
     return _Overlaps(fp, owners, results)

@@ -26,12 +26,13 @@ from ._cells import (
 from ._context import RunContext
 from ._footprint import TangentPlane, footprint_world, unit_vectors
 from ._masks import BitFlags
-from ._pixmap import map_pixels
+from ._pixmap import Transform, map_block, wcs_transform
+from ._planemap import PlaneMap, PlaneMapFitter
 from ._raster import raster_centres, raster_reference
 from ._skymodel import monomials
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
 
-__all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "CellSpec", "OverlapJob",
+__all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "overlap_rings", "CellSpec", "OverlapJob",
            "OverlapResult", "overlap_task", "overlap_batch", "chip_cells"]
 
 
@@ -42,21 +43,29 @@ class Footprints:
     plane: TangentPlane
     polygons: tuple  # shapely polygons, one per chip
     corners_xyz: tuple  # unit vectors of the outline vertices (for the identity test)
+    maps: tuple  # default mode: each chip's PlaneMap (None where the WCS needs its own calls)
 
 
 def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
     """Footprints of ``chips``: outer pixel edges through the full WCS.
 
     Compat mode uses the four corners only (great-circle edges, as the Reference's
-    spherical-geometry 1.3.5); default mode samples every edge densely.
+    spherical-geometry 1.3.5); default mode samples every edge densely and fits each
+    chip's :class:`~skymatch.core._planemap.PlaneMap` (used by the overlap tasks).
     """
-    rings = [footprint_world(c.wcs.deepcopy(), c.shape, corners_only=compat) for c in chips]
+    wcss = [c.wcs.deepcopy() for c in chips]
+    rings = [footprint_world(w, c.shape, corners_only=compat) for w, c in zip(wcss, chips)]
     all_ra = np.concatenate([r[0] for r in rings])
     all_dec = np.concatenate([r[1] for r in rings])
     plane = TangentPlane.from_points(all_ra, all_dec)
     polys = tuple(_polygon(plane, c, ra, dec) for c, (ra, dec) in zip(chips, rings))
     xyz = tuple(unit_vectors(ra, dec) for ra, dec in rings)
-    return Footprints(plane=plane, polygons=polys, corners_xyz=xyz)
+    if compat:
+        maps = (None,) * len(chips)
+    else:
+        fitter = PlaneMapFitter(plane)
+        maps = tuple(fitter.fit(w, c.shape) for w, c in zip(wcss, chips))
+    return Footprints(plane=plane, polygons=polys, corners_xyz=xyz, maps=maps)
 
 
 def _polygon(plane: TangentPlane, chip: Chip, ra, dec):
@@ -80,23 +89,52 @@ def candidate_pairs(fp: Footprints, exposure_index: np.ndarray) -> np.ndarray:
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 
 
-def overlap_geometry(fp: Footprints, a: int, b: int, *, compat: bool):
+def overlap_geometry(fp: Footprints, a: int, b: int, *, compat: bool, plane: bool = False):
     """Intersection of footprints ``a`` and ``b`` as rings of (RA, Dec) arrays.
 
-    Returns an empty list when the overlap has no area.  In compat mode footprints whose
-    sorted outline vertices agree within 1e-8 are treated as identical (the Reference's
-    special case) and pieces with fewer than three distinct vertices are dropped.
+    Returns an empty list when the overlap has no area; with ``plane``, the pair
+    ``(rings, plane_rings)``, the second the same rings in ``fp.plane``'s coordinates.
+    In compat mode footprints whose sorted outline vertices agree within 1e-8 are treated
+    as identical (the Reference's special case) and pieces with fewer than three distinct
+    vertices are dropped.  Many pairs at once: :func:`overlap_rings`.
     """
     pa, pb = fp.polygons[a], fp.polygons[b]
+    inter = None
     if compat:
         va = np.sort(fp.corners_xyz[a], axis=0)
         vb = np.sort(fp.corners_xyz[b], axis=0)
         if va.shape == vb.shape and np.allclose(va, vb, rtol=0, atol=1e-8):
             inter = pa
-        else:
-            inter = shapely.intersection(pa, pb)
-    else:
+    if inter is None:
         inter = shapely.intersection(pa, pb)
+    plane_rings = _plane_rings(inter)
+    rings = [fp.plane.unproject(x, y) for x, y in plane_rings]
+    return (rings, plane_rings) if plane else rings
+
+
+def overlap_rings(fp: Footprints, pairs: np.ndarray, *, compat: bool) -> list[tuple[list, list]]:
+    """``overlap_geometry(fp, a, b, compat=compat, plane=True)`` for every row of ``pairs``:
+    in default mode the intersections in one vectorised shapely call and every ring
+    unprojected together (the same numbers, element by element)."""
+    if compat or len(pairs) == 0:
+        return [overlap_geometry(fp, int(a), int(b), compat=compat, plane=True) for a, b in pairs]
+    polys = np.asarray(fp.polygons, dtype=object)
+    pieces = [_plane_rings(g) for g in shapely.intersection(polys[pairs[:, 0]], polys[pairs[:, 1]])]
+    flat = [r for p in pieces for r in p]
+    if not flat:
+        return [([], []) for _ in pieces]
+    ra, dec = fp.plane.unproject(np.concatenate([r[0] for r in flat]), np.concatenate([r[1] for r in flat]))
+    ends = np.cumsum([r[0].size for r in flat])
+    sky = list(zip(np.split(ra, ends[:-1]), np.split(dec, ends[:-1])))
+    out, k = [], 0
+    for p in pieces:
+        out.append((sky[k : k + len(p)], p))
+        k += len(p)
+    return out
+
+
+def _plane_rings(inter) -> list:
+    """The rings (x, y arrays on the plane) of the polygons of an intersection with area."""
     if inter.is_empty or inter.area <= 0:
         return []
     rings = []
@@ -107,8 +145,7 @@ def overlap_geometry(fp: Footprints, a: int, b: int, *, compat: bool):
             xy = np.asarray(ring.coords)
             if _n_distinct_rows(np.round(xy, 15)) < 3:
                 continue
-            ra, dec = fp.plane.unproject(xy[:, 0], xy[:, 1])
-            rings.append((ra, dec))
+            rings.append((xy[:, 0], xy[:, 1]))
     return rings
 
 
@@ -159,6 +196,11 @@ class OverlapJob:
     static_key_n: object = None
     whole: bool = True
     cells: CellSpec | None = None
+    # Default mode: the rings in the mosaic's tangent plane and both chips' fitted maps to
+    # it (_planemap), used instead of WCS calls when both chips have one.
+    plane_rings: tuple | None = None
+    map_m: PlaneMap | None = None
+    map_n: PlaneMap | None = None
 
 
 @dataclass(frozen=True)
@@ -179,15 +221,18 @@ def _unpack(packed: np.ndarray | None, shape) -> np.ndarray | None:
     return np.unpackbits(packed, count=shape[0] * shape[1]).astype(bool).reshape(shape)
 
 
-def _raster(wcs, shape, rings, compat: bool):
+def _raster(side: _Side, job: OverlapJob):
     pix = []
-    for ra, dec in rings:
-        if compat:
-            x, y = wcs.all_world2pix(ra, dec, 0)
+    if side.pmap is not None and job.plane_rings is not None:
+        pix = [side.pmap.to_pixel(u, v) for u, v in job.plane_rings]
+        return raster_centres(pix, side.chip.shape)
+    for ra, dec in job.rings:
+        if job.compat:
+            x, y = side.wcs.all_world2pix(ra, dec, 0)
         else:
-            x, y = wcs.world_to_pixel_values(ra, dec)
+            x, y = side.wcs.world_to_pixel_values(ra, dec)
         pix.append((np.asarray(x, float), np.asarray(y, float)))
-    return (raster_reference if compat else raster_centres)(pix, shape)
+    return (raster_reference if job.compat else raster_centres)(pix, side.chip.shape)
 
 
 def _lookup_good(x: np.ndarray, y: np.ndarray, good_to: np.ndarray) -> np.ndarray:
@@ -202,11 +247,31 @@ def _lookup_good(x: np.ndarray, y: np.ndarray, good_to: np.ndarray) -> np.ndarra
     return out
 
 
-@dataclass
 class _Side:
-    chip: Chip
-    wcs: object
-    usable: object
+    """One chip of a pair: its usable pixels, its WCS (made on first use), its plane map
+    (both sides have one, or neither)."""
+
+    def __init__(self, chip: Chip, wcs_of, usable, pmap: PlaneMap | None) -> None:
+        self.chip = chip
+        self.usable = usable
+        self.pmap = pmap
+        self._wcs_of = wcs_of
+        self._wcs = None
+
+    @property
+    def wcs(self):
+        if self._wcs is None:
+            self._wcs = self._wcs_of(self.chip)
+        return self._wcs
+
+
+def _transform(side: _Side, other: _Side) -> Transform:
+    """``side``'s pixels -> ``other``'s pixels: through the plane maps when the sides have
+    them, else through the WCSs."""
+    if side.pmap is not None and other.pmap is not None:
+        to_plane, to_pixel = side.pmap.to_plane, other.pmap.to_pixel
+        return lambda x, y: to_pixel(*to_plane(x, y))
+    return wcs_transform(side.wcs, other.wcs)
 
 
 @dataclass
@@ -218,16 +283,16 @@ class _Selection:
     mapped: tuple | None  # the box's pixel positions in the other chip
 
 
-def _side_selection(side: _Side, other: _Side, rings, compat: bool, cross: bool) -> _Selection:
+def _side_selection(side: _Side, other: _Side, job: OverlapJob, cross: bool) -> _Selection:
     """Rasterised overlap of ``side`` and its usable pixels there (and, when ``cross``,
     where the box's pixels land in the other chip)."""
-    r0, c0, mask = _raster(side.wcs, side.chip.shape, rings, compat)
+    r0, c0, mask = _raster(side, job)
     n_raster = int(mask.sum())
     if mask.size == 0 or not mask.any():
         return _Selection(n_raster, r0, c0, None, None)
     h, w = mask.shape
     sel = mask & side.usable.good[r0 : r0 + h, c0 : c0 + w]
-    mapped = map_pixels(side.wcs, other.wcs, r0, c0, h, w) if (cross and sel.any()) else None
+    mapped = map_block(_transform(side, other), r0, c0, h, w) if (cross and sel.any()) else None
     return _Selection(n_raster, r0, c0, sel, mapped)
 
 
@@ -251,7 +316,8 @@ def overlap_task(job: OverlapJob, *, wcs_of=None) -> OverlapResult:
     In default mode a pixel counts only where the position it sees is usable in the
     other chip too (both sides measure the same sky); compat mode lets each side use
     its own usable pixels (the Reference).  ``wcs_of(chip)`` gives the WCS object the
-    task may use (default: a copy of the chip's).
+    task may use (default: a copy of the chip's); it is not needed when both chips have
+    plane maps.
     """
     ctx = job.context
     um = ctx.usable(job.chip_m, job.flags, _unpack(job.static_m, job.chip_m.shape), job.static_key_m)
@@ -259,13 +325,14 @@ def overlap_task(job: OverlapJob, *, wcs_of=None) -> OverlapResult:
     # astropy WCS objects are not documented as thread-safe: every task (or batch of
     # tasks run in one thread) has its own.
     wcs_of = wcs_of or (lambda chip: chip.wcs.deepcopy())
-    m = _Side(job.chip_m, wcs_of(job.chip_m), um)
-    n = _Side(job.chip_n, wcs_of(job.chip_n), un)
+    fast = not job.compat and job.plane_rings is not None and job.map_m is not None and job.map_n is not None
+    m = _Side(job.chip_m, wcs_of, um, job.map_m if fast else None)
+    n = _Side(job.chip_n, wcs_of, un, job.map_n if fast else None)
     cross = not job.compat
     stats, counts, selections = [], [], []
     for side, other in ((m, n), (n, m)):
         # Only the constant statistics look at n's side beyond its pixel count.
-        s = _side_selection(side, other, job.rings, job.compat, cross and (job.whole or side is m))
+        s = _side_selection(side, other, job, cross and (job.whole or side is m))
         counts.append(s.count)
         selections.append(s)
         stats.append(_whole_stat(job, side, other, s) if job.whole else None)
@@ -302,7 +369,7 @@ def _difference_cells(spec: CellSpec, m: _Side, n: _Side, s: _Selection, size: i
     if s.sel is None or not s.sel.any():
         return DifferenceCells.empty(spec.order)
     h, w = s.sel.shape
-    mx, my = map_pixels(m.wcs, n.wcs, s.r0, s.c0, h, w, dtype=np.float64)
+    mx, my = map_block(_transform(m, n), s.r0, s.c0, h, w, dtype=np.float64)
     vn, ok, rho = bilinear(n.usable.data, n.usable.good, mx, my)
     bm = m.chip.conv * m.usable.data[s.r0 : s.r0 + h, s.c0 : s.c0 + w].astype(np.float64)
     return dense_difference_cells(bm, n.chip.conv * vn, rho, mx, my, s.sel & ok, s.r0, s.c0, size,

@@ -7,11 +7,16 @@ better than a pixel at a small fraction of the cost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-__all__ = ["PIXMAP_STEP", "grid_nodes", "map_pixels"]
+__all__ = ["PIXMAP_STEP", "Transform", "grid_nodes", "map_block", "map_pixels", "wcs_transform"]
 
 PIXMAP_STEP = 16
+
+#: A map of pixel positions ``(x, y) -> (x', y')`` (float arrays of one shape).
+Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def grid_nodes(start: int, stop: int, step: int) -> np.ndarray:
@@ -45,20 +50,36 @@ def map_pixels(wcs_from, wcs_to, row0: int, col0: int, height: int, width: int,
     x, y : ndarray of shape (height, width)
         0-based pixel coordinates in the ``to`` image.
     """
+    return map_block(wcs_transform(wcs_from, wcs_to), row0, col0, height, width, step=step, dtype=dtype)
+
+
+def wcs_transform(wcs_from, wcs_to) -> Transform:
+    """Pixel positions of ``wcs_from`` -> pixel positions of ``wcs_to`` through the sky."""
+
+    def transform(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        world = wcs_from.pixel_to_world_values(x, y)
+        tx, ty = wcs_to.world_to_pixel_values(*world)
+        return np.asarray(tx, float), np.asarray(ty, float)
+
+    return transform
+
+
+def map_block(transform: Transform, row0: int, col0: int, height: int, width: int,
+              *, step: int = PIXMAP_STEP, dtype=np.float32):
+    """:func:`map_pixels` with any pixel-to-pixel ``transform(x, y) -> (x', y')``
+    (exact at coarse nodes, interpolated between)."""
     ys = grid_nodes(row0, row0 + height, step)
     xs = grid_nodes(col0, col0 + width, step)
     gx, gy = np.meshgrid(xs, ys)
-    world = wcs_from.pixel_to_world_values(gx.ravel(), gy.ravel())
-    tx, ty = wcs_to.world_to_pixel_values(*world)
-    tx = np.asarray(tx, float).reshape(gy.shape)
-    ty = np.asarray(ty, float).reshape(gy.shape)
+    tx, ty = transform(gx.ravel(), gy.ravel())
+    tx = tx.reshape(gy.shape)
+    ty = ty.reshape(gy.shape)
     if ys.size < 2 or xs.size < 2:
         # Degenerate block: evaluate exactly.
         fx, fy = np.meshgrid(np.arange(col0, col0 + width, dtype=float),
                              np.arange(row0, row0 + height, dtype=float))
-        world = wcs_from.pixel_to_world_values(fx.ravel(), fy.ravel())
-        ox, oy = wcs_to.world_to_pixel_values(*world)
-        return np.asarray(ox).reshape(fx.shape), np.asarray(oy).reshape(fx.shape)
+        ox, oy = transform(fx.ravel(), fy.ravel())
+        return ox.reshape(fx.shape), oy.reshape(fx.shape)
     ky, ty_ = _segments(ys, np.arange(row0, row0 + height, dtype=float), dtype)
     kx, tx_ = _segments(xs, np.arange(col0, col0 + width, dtype=float), dtype)
     return _upsample(tx, ky, ty_, kx, tx_, dtype), _upsample(ty, ky, ty_, kx, tx_, dtype)

@@ -147,10 +147,14 @@ def solution_covariance_diag(n_exposures: int, i: np.ndarray, j: np.ndarray, w: 
     sub = lap[free][:, free].tocsc()
     Bf = B[free]
     if free.size <= _DENSE_LIMIT:
-        K = np.zeros((n_exposures, i.size))
-        K[free] = np.linalg.solve(sub.toarray(), Bf.toarray())
-        K = demean(K)
-        var = (K**2) @ (sigma**2)
+        # K = demean(G B) with G the inverse of the pinned Laplacian (zero rows and columns
+        # elsewhere), so diag(K S^2 K^T) = rowsum((H M) * H) with H = demean(G) and the
+        # sparse M = B S^2 B^T: one n x n inverse instead of a solve per pair.
+        H = np.zeros((n_exposures, n_exposures))
+        H[np.ix_(free, free)] = np.linalg.inv(sub.toarray())
+        H = demean(H)
+        M = (B @ sparse.diags(sigma**2) @ B.T).tocsr()
+        var = np.einsum("ij,ij->i", np.asarray((M.T @ H.T).T), H)
     else:
         lu = splu(sub)
         gen = np.random.default_rng(rng)
