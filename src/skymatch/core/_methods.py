@@ -32,7 +32,8 @@ from ._pairs import (
     chip_cells,
     compute_footprints,
     overlap_batch,
-    overlap_rings,
+    overlap_geometry,
+    plane_job,
 )
 from ._results import build_constant_results, build_model_results
 from ._skymodel import MODEL_ORDER, canonical_model
@@ -473,28 +474,33 @@ class _Overlaps:
 def _overlap_pass(chips, exps, opts, static_of, whole, cells, executor, context, progress) -> _Overlaps:
     fp = compute_footprints(chips, compat=opts.is_compat)
     cand = candidate_pairs(fp, exps.of)
-    jobs, owners = [], []
     spec = opts.cell_spec(opts.max_order) if cells else None
-    # A pair whose chips both have plane maps needs no WCS: its chips travel without one
-    # (pickling a WCS costs more than a small chip's pixel work).
+    # Pairs whose chips both have plane maps need no WCS: their chips travel without one
+    # (pickling a WCS costs more than a small chip's pixel work) and the task intersects
+    # the footprints itself.  Other pairs get their rings here.
     light = [c if m is None else replace(c, wcs=None) for c, m in zip(chips, fp.maps)]
-    for (a, b), (rings, plane_rings) in zip(cand, overlap_rings(fp, cand, compat=opts.is_compat)):
+    jobs, owners = [], []
+    for a, b in cand:
         a, b = int(a), int(b)
-        if not rings:
-            continue
         # Orient each job so that chip_m belongs to the lower exposure index.
         if exps.of[a] > exps.of[b]:
             a, b = b, a
         sa, ka = static_of(chips[a])
         sb, kb = static_of(chips[b])
-        pair = (light[a], light[b]) if fp.maps[a] is not None and fp.maps[b] is not None else (chips[a], chips[b])
-        jobs.append(OverlapJob(*pair, tuple(rings), opts.flags, opts.stat, opts.is_compat,
-                               context, sa, sb, ka, kb, whole=whole, cells=spec,
-                               plane_rings=None if opts.is_compat else tuple(plane_rings),
-                               map_m=fp.maps[a], map_n=fp.maps[b]))
-        owners.append((int(exps.of[a]), int(exps.of[b]), int(a), int(b)))
+        common = dict(flags=opts.flags, stat=opts.stat, context=context, static_m=sa, static_n=sb,
+                      static_key_m=ka, static_key_n=kb, whole=whole, cells=spec)
+        if fp.maps[a] is not None and fp.maps[b] is not None:
+            jobs.append(plane_job(light[a], light[b], fp, a, b, **common))
+        else:
+            rings, plane_rings = overlap_geometry(fp, a, b, compat=opts.is_compat, plane=True)
+            if not rings:
+                continue
+            jobs.append(OverlapJob(chips[a], chips[b], tuple(rings), compat=opts.is_compat,
+                                   plane_rings=None if opts.is_compat else tuple(plane_rings), **common))
+        owners.append((int(exps.of[a]), int(exps.of[b]), a, b))
     results = _batched_stage(executor, chips, overlap_batch, jobs, "overlaps", progress)
-    return _Overlaps(fp, owners, results)
+    keep = [k for k, r in enumerate(results) if not r.empty]
+    return _Overlaps(fp, [owners[k] for k in keep], [results[k] for k in keep])
 
 
 def _parameters(opts: _Options) -> dict:

@@ -7,7 +7,7 @@ The pixel work of each chip pair is an independent task (:func:`overlap_task`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import shapely
@@ -32,8 +32,8 @@ from ._raster import raster_centres, raster_reference
 from ._skymodel import monomials
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
 
-__all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "overlap_rings", "CellSpec", "OverlapJob",
-           "OverlapResult", "overlap_task", "overlap_batch", "chip_cells"]
+__all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "CellSpec", "OverlapJob",
+           "OverlapResult", "plane_job", "overlap_task", "overlap_batch", "chip_cells"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def overlap_geometry(fp: Footprints, a: int, b: int, *, compat: bool, plane: boo
     ``(rings, plane_rings)``, the second the same rings in ``fp.plane``'s coordinates.
     In compat mode footprints whose sorted outline vertices agree within 1e-8 are treated
     as identical (the Reference's special case) and pieces with fewer than three distinct
-    vertices are dropped.  Many pairs at once: :func:`overlap_rings`.
+    vertices are dropped.
     """
     pa, pb = fp.polygons[a], fp.polygons[b]
     inter = None
@@ -110,27 +110,6 @@ def overlap_geometry(fp: Footprints, a: int, b: int, *, compat: bool, plane: boo
     plane_rings = _plane_rings(inter)
     rings = [fp.plane.unproject(x, y) for x, y in plane_rings]
     return (rings, plane_rings) if plane else rings
-
-
-def overlap_rings(fp: Footprints, pairs: np.ndarray, *, compat: bool) -> list[tuple[list, list]]:
-    """``overlap_geometry(fp, a, b, compat=compat, plane=True)`` for every row of ``pairs``:
-    in default mode the intersections in one vectorised shapely call and every ring
-    unprojected together (the same numbers, element by element)."""
-    if compat or len(pairs) == 0:
-        return [overlap_geometry(fp, int(a), int(b), compat=compat, plane=True) for a, b in pairs]
-    polys = np.asarray(fp.polygons, dtype=object)
-    pieces = [_plane_rings(g) for g in shapely.intersection(polys[pairs[:, 0]], polys[pairs[:, 1]])]
-    flat = [r for p in pieces for r in p]
-    if not flat:
-        return [([], []) for _ in pieces]
-    ra, dec = fp.plane.unproject(np.concatenate([r[0] for r in flat]), np.concatenate([r[1] for r in flat]))
-    ends = np.cumsum([r[0].size for r in flat])
-    sky = list(zip(np.split(ra, ends[:-1]), np.split(dec, ends[:-1])))
-    out, k = [], 0
-    for p in pieces:
-        out.append((sky[k : k + len(p)], p))
-        k += len(p)
-    return out
 
 
 def _plane_rings(inter) -> list:
@@ -201,6 +180,16 @@ class OverlapJob:
     plane_rings: tuple | None = None
     map_m: PlaneMap | None = None
     map_n: PlaneMap | None = None
+    # Or the two footprint polygons (plane coordinates): the task intersects them itself
+    # (``rings`` and ``plane_rings`` empty), so the main process only pairs chips up.
+    polygons: tuple | None = None
+
+
+def plane_job(chip_m: Chip, chip_n: Chip, fp: Footprints, a: int, b: int, **options) -> OverlapJob:
+    """An :class:`OverlapJob` (default mode) for chips ``a`` (m) and ``b`` (n) of ``fp``, both
+    with plane maps, that computes its own overlap polygon; ``options``: the other fields."""
+    return OverlapJob(chip_m, chip_n, (), compat=False, map_m=fp.maps[a], map_n=fp.maps[b],
+                      polygons=(fp.polygons[a], fp.polygons[b]), **options)
 
 
 @dataclass(frozen=True)
@@ -213,6 +202,7 @@ class OverlapResult:
     n_raster_m: int
     n_raster_n: int
     cells: DifferenceCells | None = None  # m - n on m's pixels
+    empty: bool = False  # the footprints only touch: no overlap (a job with ``polygons``)
 
 
 def _unpack(packed: np.ndarray | None, shape) -> np.ndarray | None:
@@ -319,6 +309,11 @@ def overlap_task(job: OverlapJob, *, wcs_of=None) -> OverlapResult:
     task may use (default: a copy of the chip's); it is not needed when both chips have
     plane maps.
     """
+    if job.polygons is not None:
+        plane_rings = _plane_rings(shapely.intersection(*job.polygons))
+        if not plane_rings:
+            return OverlapResult(None, None, 0, 0, None, empty=True)
+        job = replace(job, plane_rings=tuple(plane_rings), polygons=None)
     ctx = job.context
     um = ctx.usable(job.chip_m, job.flags, _unpack(job.static_m, job.chip_m.shape), job.static_key_m)
     un = ctx.usable(job.chip_n, job.flags, _unpack(job.static_n, job.chip_n.shape), job.static_key_n)
