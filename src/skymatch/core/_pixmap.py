@@ -70,10 +70,8 @@ def map_block(transform: Transform, row0: int, col0: int, height: int, width: in
     (exact at coarse nodes, interpolated between)."""
     ys = grid_nodes(row0, row0 + height, step)
     xs = grid_nodes(col0, col0 + width, step)
-    gx, gy = np.meshgrid(xs, ys)
-    tx, ty = transform(gx.ravel(), gy.ravel())
-    tx = tx.reshape(gy.shape)
-    ty = ty.reshape(gy.shape)
+    # np.meshgrid(xs, ys), raveled.
+    tx, ty = transform(np.tile(xs, ys.size), np.repeat(ys, xs.size))
     if ys.size < 2 or xs.size < 2:
         # Degenerate block: evaluate exactly.
         fx, fy = np.meshgrid(np.arange(col0, col0 + width, dtype=float),
@@ -82,23 +80,27 @@ def map_block(transform: Transform, row0: int, col0: int, height: int, width: in
         return ox.reshape(fx.shape), oy.reshape(fx.shape)
     ky, ty_ = _segments(ys, np.arange(row0, row0 + height, dtype=float), dtype)
     kx, tx_ = _segments(xs, np.arange(col0, col0 + width, dtype=float), dtype)
-    return _upsample(tx, ky, ty_, kx, tx_, dtype), _upsample(ty, ky, ty_, kx, tx_, dtype)
+    both = np.stack((tx, ty)).reshape(2, ys.size, xs.size)
+    out = _upsample(both, ky, ty_, kx, tx_, dtype)
+    return out[0], out[1]
 
 
 def _segments(nodes: np.ndarray, points: np.ndarray, dtype=np.float32):
     """Index of the node interval holding each point and the fraction along it."""
-    k = np.clip(np.searchsorted(nodes, points, side="right") - 1, 0, nodes.size - 2)
+    # np.clip(..., 0, nodes.size - 2): the points start at the first node.
+    k = np.minimum(np.searchsorted(nodes, points, side="right") - 1, nodes.size - 2)
     t = ((points - nodes[k]) / (nodes[k + 1] - nodes[k])).astype(dtype)
     return k, t
 
 
 def _upsample(values: np.ndarray, ky, ty, kx, tx, dtype=np.float32) -> np.ndarray:
-    """Bilinear interpolation of grid ``values`` onto all pixels, one axis at a time.
+    """Bilinear interpolation of grid ``values`` (``(..., n_row_nodes, n_col_nodes)``:
+    several maps at once) onto all pixels, one axis at a time.
 
     No BLAS call, so nothing competes with the task threads.
     """
     v = values.astype(dtype)
-    cols = v[:, kx] * (1.0 - tx) + v[:, kx + 1] * tx  # (n_row_nodes, width)
-    out = cols[ky] * (1.0 - ty)[:, None]
-    out += cols[ky + 1] * ty[:, None]
+    cols = v[..., kx] * (1.0 - tx) + v[..., kx + 1] * tx  # (..., n_row_nodes, width)
+    out = cols[..., ky, :] * (1.0 - ty)[:, None]
+    out += cols[..., ky + 1, :] * ty[:, None]
     return out

@@ -36,9 +36,13 @@ def raster_centres(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int,
         Chip shape.
     """
     ny, nx = shape
-    xs = np.concatenate([np.asarray(r[0], float) for r in rings])
-    ys = np.concatenate([np.asarray(r[1], float) for r in rings])
-    if xs.size < 3 or not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+    if len(rings) == 1:
+        xs = np.asarray(rings[0][0], float)
+        ys = np.asarray(rings[0][1], float)
+    else:
+        xs = np.concatenate([np.asarray(r[0], float) for r in rings])
+        ys = np.concatenate([np.asarray(r[1], float) for r in rings])
+    if xs.size < 3 or not (np.isfinite(xs).all() and np.isfinite(ys).all()):
         return _EMPTY
     r0 = max(0, int(np.ceil(ys.min())))
     r1 = min(ny - 1, int(np.floor(ys.max())))
@@ -46,16 +50,13 @@ def raster_centres(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int,
     c1 = min(nx - 1, int(np.floor(xs.max())))
     if r1 < r0 or c1 < c0:
         return _EMPTY
-    # All edges of all rings.
-    ex0, ey0, ex1, ey1 = [], [], [], []
-    for rx, ry in rings:
-        rx = np.asarray(rx, float)
-        ry = np.asarray(ry, float)
-        ex0.append(rx)
-        ey0.append(ry)
-        ex1.append(np.concatenate((rx[1:], rx[:1])))  # np.roll(rx, -1), without its overheads
-        ey1.append(np.concatenate((ry[1:], ry[:1])))
-    ex0, ey0, ex1, ey1 = map(np.concatenate, (ex0, ey0, ex1, ey1))
+    # All edges of all rings: each vertex to the next one of its ring (np.roll(r, -1)).
+    nxt = np.arange(1, xs.size + 1)
+    start = 0
+    for r in rings:
+        start += len(r[0])
+        nxt[start - 1] = start - len(r[0])
+    ex0, ey0, ex1, ey1 = xs, ys, xs[nxt], ys[nxt]
     keep = ey0 != ey1
     ex0, ey0, ex1, ey1 = ex0[keep], ey0[keep], ex1[keep], ey1[keep]
     ylo = np.minimum(ey0, ey1)
@@ -64,15 +65,19 @@ def raster_centres(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int,
     first = np.maximum(np.ceil(ylo), r0).astype(np.int64)
     last = np.minimum(np.ceil(yhi) - 1, r1).astype(np.int64)
     counts = np.maximum(last - first + 1, 0)
-    total = int(counts.sum())
+    if counts.size == 0:
+        return _EMPTY
+    ends = np.cumsum(counts)
+    total = int(ends[-1])
     height, width = r1 - r0 + 1, c1 - c0 + 1
     if total == 0:
         return _EMPTY
     edge_idx = np.repeat(np.arange(counts.size), counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    offsets = np.arange(total) - (ends - counts)[edge_idx]
     rows = first[edge_idx] + offsets
-    t = (rows - ey0[edge_idx]) / (ey1[edge_idx] - ey0[edge_idx])
-    xc = ex0[edge_idx] + t * (ex1[edge_idx] - ex0[edge_idx])
+    e0x, e0y = ex0[edge_idx], ey0[edge_idx]
+    t = (rows - e0y) / (ey1[edge_idx] - e0y)
+    xc = e0x + t * (ex1[edge_idx] - e0x)
     order = np.lexsort((xc, rows))
     rows = rows[order]
     xc = xc[order]
