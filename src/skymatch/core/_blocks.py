@@ -176,6 +176,38 @@ def _grid_positions(chip: Chip, frame_wcs, ys: np.ndarray, xs: np.ndarray):
     return np.asarray(tx, float).reshape(gy.shape), np.asarray(ty, float).reshape(gy.shape)
 
 
+def _plan_grids(chips: Sequence[Chip], frame_wcs) -> list[tuple]:
+    """Each chip's plan grid (nodes every :data:`PLAN_STEP` pixels) and its positions in the
+    frame: one WCS call per chip to the sky and, for a frame without distortion (whose
+    inversion is exact per point), one call for all chips back to the frame."""
+    frame = frame_wcs.deepcopy()
+    nodes, worlds = [], []
+    for chip in chips:
+        ny, nx = chip.shape
+        ys = grid_nodes(0, ny, PLAN_STEP)
+        xs = grid_nodes(0, nx, PLAN_STEP)
+        gx, gy = np.meshgrid(xs, ys)
+        # Planning runs before any task: the chip's WCS is not in use elsewhere.
+        worlds.append(chip.wcs.pixel_to_world_values(gx.ravel(), gy.ravel()))
+        nodes.append((ys, xs))
+    if not chips:
+        return []
+    if _undistorted(frame):
+        tx, ty = frame.world_to_pixel_values(np.concatenate([w[0] for w in worlds]),
+                                             np.concatenate([w[1] for w in worlds]))
+        ends = np.cumsum([w[0].size for w in worlds])[:-1]
+        mapped = zip(np.split(np.asarray(tx, float), ends), np.split(np.asarray(ty, float), ends))
+    else:
+        mapped = (tuple(np.asarray(a, float) for a in frame.world_to_pixel_values(*w)) for w in worlds)
+    return [(ys, xs, mx.reshape(ys.size, xs.size), my.reshape(ys.size, xs.size))
+            for (ys, xs), (mx, my) in zip(nodes, mapped)]
+
+
+def _undistorted(wcs) -> bool:
+    """No SIP polynomial or lookup table: world -> pixel is closed-form, point by point."""
+    return wcs.sip is None and all(getattr(wcs, k, None) is None for k in ("cpdis1", "cpdis2", "det2im1", "det2im2"))
+
+
 def _out_px_per_in_px(chip: Chip, frame_scale: float) -> float:
     scale = chip.pixel_scale_arcsec if chip.pixel_scale_arcsec and chip.pixel_scale_arcsec > 0 else frame_scale
     return scale / frame_scale
@@ -199,11 +231,10 @@ def plan_pieces(chips: Sequence[Chip], frame, blocks: Sequence[Block], *, kernel
     ncols_b = -(-nx_f // bsize_c)
     nrows_b = -(-ny_f // bsize_r)
     frame_scale = frame.pixel_scale_arcsec
+    grids = _plan_grids(chips, frame.wcs)
     for k, chip in enumerate(chips):
         ny, nx = chip.shape
-        ys = grid_nodes(0, ny, PLAN_STEP)
-        xs = grid_nodes(0, nx, PLAN_STEP)
-        tx, ty = _grid_positions(chip, frame.wcs, ys, xs)
+        ys, xs, tx, ty = grids[k]
         if not (np.isfinite(tx).any() and np.isfinite(ty).any()):
             continue
         if ys.size < 2 or xs.size < 2:  # a chip one pixel wide: one degenerate cell

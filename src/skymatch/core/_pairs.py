@@ -185,7 +185,7 @@ class OverlapJob:
     polygons: tuple | None = None
 
 
-def plane_job(chip_m: Chip, chip_n: Chip, fp: Footprints, a: int, b: int, **options) -> OverlapJob:
+def plane_job(chip_m: Chip, chip_n: Chip, fp: Footprints, a: int, b: int, **options: object) -> OverlapJob:
     """An :class:`OverlapJob` (default mode) for chips ``a`` (m) and ``b`` (n) of ``fp``, both
     with plane maps, that computes its own overlap polygon; ``options``: the other fields."""
     return OverlapJob(chip_m, chip_n, (), compat=False, map_m=fp.maps[a], map_n=fp.maps[b],
