@@ -50,6 +50,15 @@ def raster_centres(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int,
     c1 = min(nx - 1, int(np.floor(xs.max())))
     if r1 < r0 or c1 < c0:
         return _EMPTY
+    crossings = _row_crossings(rings, xs, ys, r0, r1)
+    if crossings is None:
+        return _EMPTY
+    return r0, c0, _fill_spans(*crossings, r0, c0, r1 - r0 + 1, c1 - c0 + 1)
+
+
+def _row_crossings(rings, xs: np.ndarray, ys: np.ndarray, r0: int, r1: int):
+    """Rows ``r0..r1`` where the rings' edges cross them and the crossings' x, sorted by
+    row then x (None when nothing crosses)."""
     # All edges of all rings: each vertex to the next one of its ring (np.roll(r, -1)).
     nxt = np.arange(1, xs.size + 1)
     start = 0
@@ -59,29 +68,28 @@ def raster_centres(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int,
     ex0, ey0, ex1, ey1 = xs, ys, xs[nxt], ys[nxt]
     keep = ey0 != ey1
     ex0, ey0, ex1, ey1 = ex0[keep], ey0[keep], ex1[keep], ey1[keep]
-    ylo = np.minimum(ey0, ey1)
-    yhi = np.maximum(ey0, ey1)
     # Rows r with ylo <= r < yhi cross the edge (half-open: vertices counted once).
-    first = np.maximum(np.ceil(ylo), r0).astype(np.int64)
-    last = np.minimum(np.ceil(yhi) - 1, r1).astype(np.int64)
+    first = np.maximum(np.ceil(np.minimum(ey0, ey1)), r0).astype(np.int64)
+    last = np.minimum(np.ceil(np.maximum(ey0, ey1)) - 1, r1).astype(np.int64)
     counts = np.maximum(last - first + 1, 0)
     if counts.size == 0:
-        return _EMPTY
+        return None
     ends = np.cumsum(counts)
     total = int(ends[-1])
-    height, width = r1 - r0 + 1, c1 - c0 + 1
     if total == 0:
-        return _EMPTY
+        return None
     edge_idx = np.repeat(np.arange(counts.size), counts)
-    offsets = np.arange(total) - (ends - counts)[edge_idx]
-    rows = first[edge_idx] + offsets
+    rows = first[edge_idx] + (np.arange(total) - (ends - counts)[edge_idx])
     e0x, e0y = ex0[edge_idx], ey0[edge_idx]
     t = (rows - e0y) / (ey1[edge_idx] - e0y)
     xc = e0x + t * (ex1[edge_idx] - e0x)
     order = np.lexsort((xc, rows))
-    rows = rows[order]
-    xc = xc[order]
-    # Pair consecutive crossings on each row (even-odd).
+    return rows[order], xc[order]
+
+
+def _fill_spans(rows: np.ndarray, xc: np.ndarray, r0: int, c0: int, height: int, width: int) -> np.ndarray:
+    """The mask of the box: between consecutive crossings of each row (even-odd), the
+    pixel centres c with xa <= c < xb."""
     if rows.size % 2:
         # Degenerate geometry (should not happen for closed rings); drop the odd one.
         rows, xc = rows[:-1], xc[:-1]
@@ -89,7 +97,7 @@ def raster_centres(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int,
     xa, xb = xc[0::2], xc[1::2]
     ok = ra == rb
     ra, xa, xb = ra[ok], xa[ok], xb[ok]
-    # Pixel centres c with xa <= c < xb.
+    c1 = c0 + width - 1
     cs = np.clip(np.ceil(xa), c0, c1 + 1).astype(np.int64) - c0
     ce = np.clip(np.ceil(xb), c0, c1 + 1).astype(np.int64) - c0
     good = ce > cs
@@ -97,8 +105,7 @@ def raster_centres(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int,
     # +1 where a span starts, -1 after it ends (np.add.at's result, by counting).
     n = height * (width + 1)
     diff = np.bincount(ra * (width + 1) + cs, minlength=n) - np.bincount(ra * (width + 1) + ce, minlength=n)
-    mask = np.cumsum(diff.reshape(height, width + 1)[:, :width], axis=1) > 0
-    return r0, c0, mask
+    return np.cumsum(diff.reshape(height, width + 1)[:, :width], axis=1) > 0
 
 
 def raster_reference(rings: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, int]) -> Raster:
