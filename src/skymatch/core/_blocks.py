@@ -408,12 +408,10 @@ def drizzle_block(task: BlockTask, read_region: Callable[[PieceTask], RegionPixe
                        partial(_drizzled_basis, shape=chip.shape, piece=piece, wshape=wshape,
                                kernel=params.kernel, kw=kw))
         if hit is not None:
-            where = np.zeros(shape, dtype=bool)
-            where[core] = hit[wsl]
             if planes is not None:
-                set_plane_bits(planes, piece.index, where)
+                set_plane_bits(planes, piece.index, hit[wsl], core)
             else:
-                ids.add(piece.index, where)
+                ids.add(piece.index, hit[wsl], core)
     scis = _block_images(task, num, wsum, skysum)
     if ids is not None:
         ids.compact()

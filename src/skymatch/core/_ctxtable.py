@@ -59,10 +59,14 @@ def n_planes(n_inputs: int) -> int:
     return max(1, (n_inputs + 31) // 32)
 
 
-def set_plane_bits(planes: np.ndarray, k: int, where: np.ndarray) -> None:
-    """Set the bit of input ``k`` (0-based) in ``planes`` (n_planes, rows, cols) at ``where``."""
+_WHOLE = (slice(None), slice(None))
+
+
+def set_plane_bits(planes: np.ndarray, k: int, where: np.ndarray, window: tuple = _WHOLE) -> None:
+    """Set the bit of input ``k`` (0-based) in ``planes`` (n_planes, rows, cols) at ``where``
+    (a mask of the ``window`` slices of a plane; default: the whole plane)."""
     bit = np.array(1 << (k % 32), dtype=np.uint32).view(np.int32)
-    plane = planes[k // 32]
+    plane = planes[k // 32][window]
     plane[where] |= bit
 
 
@@ -78,16 +82,19 @@ class ContextIds:
         self.ids = np.zeros(shape, dtype=np.int32)
         self.sets: list[tuple[int, ...]] = [()]
 
-    def add(self, k: int, where: np.ndarray) -> None:
-        """Record that input ``k`` contributed at the pixels ``where`` (bool, block shape)."""
+    def add(self, k: int, where: np.ndarray, window: tuple = _WHOLE) -> None:
+        """Record that input ``k`` contributed at the pixels ``where`` (bool, the shape of
+        the ``window`` slices of the block; default: the whole block).  The work is
+        proportional to the window, not to the block."""
         if not where.any():
             return
-        old = self.ids[where]
+        ids = self.ids[window]
+        old = ids[where]
         uniq, inverse = np.unique(old, return_inverse=True)
         start = len(self.sets)
         # Inputs arrive in increasing order, so set + (k,) is new and sorted.
         self.sets.extend(self.sets[int(o)] + (k,) for o in uniq)
-        self.ids[where] = (start + np.arange(uniq.size, dtype=np.int32))[inverse.ravel()]
+        ids[where] = (start + np.arange(uniq.size, dtype=np.int32))[inverse.ravel()]
 
     def compact(self) -> None:
         """Drop the sets no pixel uses any more and renumber ``1..n``."""
