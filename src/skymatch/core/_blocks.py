@@ -169,10 +169,11 @@ def kernel_reach(kernel: str, pixfrac: float) -> float:
 
 
 def _grid_positions(chip: Chip, frame_wcs, ys: np.ndarray, xs: np.ndarray):
+    """Frame positions of a chip's grid of nodes; ``frame_wcs`` must be the caller's own
+    copy (astropy WCS objects are not documented as thread-safe; the chip's is copied here)."""
     gx, gy = np.meshgrid(xs, ys)
-    # astropy WCS objects are not documented as thread-safe: each call has its own copies.
     world = chip.wcs.deepcopy().pixel_to_world_values(gx.ravel(), gy.ravel())
-    tx, ty = frame_wcs.deepcopy().world_to_pixel_values(*world)
+    tx, ty = frame_wcs.world_to_pixel_values(*world)
     return np.asarray(tx, float).reshape(gy.shape), np.asarray(ty, float).reshape(gy.shape)
 
 
@@ -240,7 +241,7 @@ def plan_pieces(chips: Sequence[Chip], frame, blocks: Sequence[Block], *, kernel
         if ys.size < 2 or xs.size < 2:  # a chip one pixel wide: one degenerate cell
             ys = np.array([ys[0], ys[-1]]) if ys.size >= 2 else np.array([ys[0], ys[0]])
             xs = np.array([xs[0], xs[-1]]) if xs.size >= 2 else np.array([xs[0], xs[0]])
-            tx, ty = _grid_positions(chip, frame.wcs, ys, xs)
+            tx, ty = _grid_positions(chip, frame.wcs.deepcopy(), ys, xs)
         corners_x = np.stack([tx[:-1, :-1], tx[1:, :-1], tx[:-1, 1:], tx[1:, 1:]])
         corners_y = np.stack([ty[:-1, :-1], ty[1:, :-1], ty[:-1, 1:], ty[1:, 1:]])
         cx0, cx1 = np.nanmin(corners_x, axis=0), np.nanmax(corners_x, axis=0)
@@ -275,6 +276,8 @@ def plan_pieces(chips: Sequence[Chip], frame, blocks: Sequence[Block], *, kernel
 def piece_pixmap(chip: Chip, frame_wcs, piece: Piece, stepsize: int | None) -> np.ndarray:
     """The pixel map (rows, cols, 2) of a piece, equal to that part of the whole chip's.
 
+    ``frame_wcs`` must be the caller's own copy (a block task copies the frame's once).
+
     With ``stepsize`` > 1 the WCS is evaluated exactly on the chip's grid of nodes every
     ``stepsize`` pixels (anchored at pixel 0, as for the whole chip) and interpolated
     bilinearly; otherwise it is evaluated at every pixel (``drizzle.utils.calc_pixmap``'s
@@ -287,7 +290,7 @@ def piece_pixmap(chip: Chip, frame_wcs, piece: Piece, stepsize: int | None) -> n
     xs_all = grid_nodes(0, nx, int(stepsize)) if stepsize and stepsize > 1 else None
     if ys_all is None or ys_all.size < 2 or xs_all.size < 2:
         gx, gy = np.meshgrid(cols, rows)
-        x, y = frame_wcs.deepcopy().world_to_pixel_values(*chip.wcs.deepcopy().pixel_to_world_values(gx, gy))
+        x, y = frame_wcs.world_to_pixel_values(*chip.wcs.deepcopy().pixel_to_world_values(gx, gy))
         return np.dstack([np.asarray(x, np.float64), np.asarray(y, np.float64)])
     ky, ty = _segments(ys_all, rows)
     kx, tx = _segments(xs_all, cols)
@@ -296,9 +299,8 @@ def piece_pixmap(chip: Chip, frame_wcs, piece: Piece, stepsize: int | None) -> n
     gxv, gyv = _grid_positions(chip, frame_wcs, ys_all[ny0:ny1], xs_all[nx0:nx1])
     ky = ky - ny0
     kx = kx - nx0
-    x = _upsample(gxv, ky, ty, kx, tx)
-    y = _upsample(gyv, ky, ty, kx, tx)
-    return np.stack([x.astype(np.float64), y.astype(np.float64)], axis=-1)
+    xy = _upsample(np.stack((gxv, gyv)), ky, ty, kx, tx)
+    return np.stack([xy[0].astype(np.float64), xy[1].astype(np.float64)], axis=-1)
 
 
 def read_region_in_memory(task: PieceTask) -> RegionPixels:
@@ -378,6 +380,7 @@ def drizzle_block(task: BlockTask, read_region: Callable[[PieceTask], RegionPixe
     elif task.context == "table":
         ids = ContextIds(shape)
     out_scale = _frame_scale(task.frame_wcs)
+    frame_wcs = task.frame_wcs.deepcopy()  # this task's own (see piece_pixmap)
     for pt in task.pieces:
         piece, chip = pt.piece, pt.chip
         data, good = _piece_pixels(read_region(pt), flags)
@@ -387,7 +390,7 @@ def drizzle_block(task: BlockTask, read_region: Callable[[PieceTask], RegionPixe
         weight = good.astype(np.float32) * np.float32(exptime)
         counts = chip.unit_kind == "counts"
         ratio = out_scale / chip.pixel_scale_arcsec
-        pixmap = piece_pixmap(chip, task.frame_wcs, piece, params.stepsize)
+        pixmap = piece_pixmap(chip, frame_wcs, piece, params.stepsize)
         win = _window(pixmap, blk, (kernel_reach(params.kernel, params.pixfrac) + 1.0) * 1.25 / ratio + 2.0)
         if win is None:
             continue
