@@ -150,7 +150,7 @@ def compute_static_masks(chips: Sequence[Chip], *, static_sig: float = STATIC_SI
                          progress: ProgressCallback | None = None) -> dict[tuple, np.ndarray]:
     """AstroDrizzle's static mask of every detector signature: ``{signature: keep mask}``."""
     executor = (executor or ThreadExecutor()).for_stage("threads", len(chips))
-    res = _progress_map(executor, _static_task, [_StaticJob(c, static_sig, compat) for c in chips],
+    res = _progress_map(executor, _static_task, [_StaticJob(replace(c, wcs=None), static_sig, compat) for c in chips],
                         "static mask", progress)
     by_sig: dict[tuple, list] = {}
     shapes: dict[tuple, tuple] = {}
@@ -448,7 +448,9 @@ def _chip_pass(chips, opts, static_of, need_stat, need_cells, executor, context,
         spec = replace(spec, step=MATCH_OWN_SKY_STEP)  # the own skies only fill what overlaps cannot
     for c in chips:
         sp, sk = static_of(c)
-        jobs.append(_ChipJob(c, opts.flags, opts.stat if need_stat else None, sp, sk, context, spec))
+        # The task reads pixels only: the chip travels without its WCS.
+        jobs.append(_ChipJob(replace(c, wcs=None), opts.flags, opts.stat if need_stat else None, sp, sk,
+                             context, spec))
     out = _batched_stage(executor, chips, _chip_batch, jobs, "chips", progress)
     for c, r in zip(chips, out):
         if r.n_good == 0:
