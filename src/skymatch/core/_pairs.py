@@ -53,7 +53,9 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
     spherical-geometry 1.3.5); default mode samples every edge densely and fits each
     chip's :class:`~skymatch.core._planemap.PlaneMap` (used by the overlap tasks).
     """
-    wcss = [c.wcs.deepcopy() for c in chips]
+    # The main thread, before any task of the stage runs: the chips' WCSs are not in use
+    # elsewhere, so no copies.
+    wcss = [c.wcs for c in chips]
     rings = [footprint_world(w, c.shape, corners_only=compat) for w, c in zip(wcss, chips)]
     all_ra = np.concatenate([r[0] for r in rings])
     all_dec = np.concatenate([r[1] for r in rings])
