@@ -73,12 +73,17 @@ def _to_power(cheb: np.ndarray, deg: int) -> np.ndarray:
                           axis=1)
 
 
+def _powers(x: np.ndarray, n: int) -> np.ndarray:
+    """``x[:, None] ** arange(n)`` by repeated multiplication (``np.vander``; ``**`` calls
+    the C library's ``pow`` for every element, several times slower on large blocks)."""
+    return np.vander(x, n, increasing=True)
+
+
 def _evaluate(power: np.ndarray, s: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The two series of ``power`` (see :func:`_to_power`) at ``s, t`` (1-D)."""
-    k = np.arange(power.shape[0])
-    a = (s[:, None] ** k) @ power  # (N, 2 (deg+1))
-    tk = t[:, None] ** k
-    n = k.size
+    n = power.shape[0]
+    a = _powers(s, n) @ power  # (N, 2 n)
+    tk = _powers(t, n)
     return np.einsum("ij,ij->i", a[:, :n], tk), np.einsum("ij,ij->i", a[:, n:], tk)
 
 
