@@ -128,9 +128,11 @@ def mosaic_preview(sci: np.ndarray, *, max_pixels: int = 900) -> np.ndarray:
 
 
 class _PreviewCanvas:
-    """One private Figure that draws mosaic previews pixel for pixel: the image fills an
-    Axes of exactly its size (an integer zoom for small ones), the title above.  Reused
-    from one preview to the next while their shapes agree."""
+    """One private Figure that draws mosaic previews pixel for pixel: an Axes of exactly
+    the image's size (an integer zoom for small ones), the title above.  matplotlib draws
+    the title; the image's pixels are copied into the Agg buffer inside the Axes and the
+    Axes' frame is drawn over them (what ``imshow`` at one image pixel per screen pixel
+    gives, without resampling).  Reused while the previews' shapes agree."""
 
     DPI = 100
     PAD = 6          # pixels around the image
@@ -139,8 +141,9 @@ class _PreviewCanvas:
     MIN_WIDTH = 400  # room for a long title
 
     def __init__(self) -> None:
-        self._key = None
-        self._fig = self._ax = self._image = None
+        self._shape = None
+        self._fig = self._ax = None
+        self._left = 0
 
     def _layout(self, shape) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -153,27 +156,36 @@ class _PreviewCanvas:
                      dpi=self.DPI)
         FigureCanvasAgg(fig)
         fw, fh = fig.bbox.width, fig.bbox.height
-        left = (width - w) // 2
-        ax = fig.add_axes((left / fw, self.PAD / fh, w / fw, h / fh))
+        self._left = (width - w) // 2
+        ax = fig.add_axes((self._left / fw, self.PAD / fh, w / fw, h / fh))
         ax.set_xticks([])
         ax.set_yticks([])
-        self._image = ax.imshow(np.zeros((h, w, 4), np.uint8), origin="lower", interpolation="nearest",
-                                aspect="auto")
-        self._fig, self._ax, self._key = fig, ax, shape
+        for spine in ax.spines.values():
+            spine.set_visible(False)  # drawn over the image, below
+        self._fig, self._ax, self._shape = fig, ax, shape
 
     def draw(self, preview: np.ndarray, *, limits, title: str) -> np.ndarray:
         """RGB array (uint8) of the picture of ``preview`` (already binned)."""
         norm, cmap = _mosaic_norm_cmap(limits)
-        rgba = cmap(norm(np.ma.masked_invalid(preview)), bytes=True)
+        rgba = cmap(norm(preview), bytes=True)  # NaN -> the colour map's "bad" colour
         zoom = -(-self.MIN_SIDE // max(1, *rgba.shape[:2]))
         if zoom > 1:
             rgba = np.repeat(np.repeat(rgba, zoom, axis=0), zoom, axis=1)
-        if self._key != rgba.shape[:2]:
-            self._layout(rgba.shape[:2])
-        self._image.set_data(rgba)
+        h, w = rgba.shape[:2]
+        if self._shape != (h, w):
+            self._layout((h, w))
         self._ax.set_title(title)
-        self._fig.canvas.draw()
-        return np.asarray(self._fig.canvas.buffer_rgba())[..., :3].copy()
+        canvas = self._fig.canvas
+        canvas.draw()
+        buf = np.asarray(canvas.buffer_rgba())  # the renderer's own pixels (writable)
+        bottom = buf.shape[0] - self.PAD
+        buf[bottom - h:bottom, self._left:self._left + w] = rgba[::-1]  # origin lower
+        renderer = canvas.get_renderer()
+        for spine in self._ax.spines.values():
+            spine.set_visible(True)
+            spine.draw(renderer)
+            spine.set_visible(False)
+        return buf[..., :3].copy()
 
 
 def render_mosaic(sci: np.ndarray, *, limits, title: str, max_pixels: int = 900) -> np.ndarray:

@@ -50,20 +50,25 @@ def save_figure(figure, path: str, *, dpi: int = 110,
 
 
 def _pil_image(rgb: np.ndarray):
-    """A Pillow image of an RGB(A) ``uint8`` array; grey RGB pictures become 8-bit grey
-    (identical pixels, a third of the data, no palette to choose for a GIF)."""
+    """A Pillow image of an RGB(A) ``uint8`` array with the same pixels in the fewest
+    channels: an opaque RGBA picture is stored as RGB, a grey one as 8-bit grey (a third
+    of the data, and no palette to choose for a GIF)."""
     from PIL import Image
 
     a = np.asarray(rgb)
+    if a.ndim == 3 and a.shape[2] == 4 and (a[..., 3] == 255).all():
+        a = a[..., :3]
     if a.ndim == 3 and a.shape[2] == 3 and (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all():
         a = a[..., 0]
     return Image.fromarray(np.ascontiguousarray(a))
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
-    """PNG of an RGB (or RGBA) ``uint8`` array (Pillow, which matplotlib ships with)."""
+    """PNG of an RGB (or RGBA) ``uint8`` array (Pillow, which matplotlib ships with).
+
+    zlib level 3: a little larger than Pillow's default 6, in half the time."""
     buf = io.BytesIO()
-    _pil_image(rgb).save(buf, format="PNG")
+    _pil_image(rgb).save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
 
 
