@@ -7,7 +7,7 @@ from ._headers import check_writable, update_files_atomic, update_headers_atomic
 from ._inputs import InputSpec, expand_inputs
 from ._journal import HeaderBatch, recover_directory
 from ._keywords import KEYWORDS, card
-from ._pictures import save_comparison_pictures, save_figure, save_gif, save_png
+from ._pictures import PictureWriter, gif_bytes, png_bytes, save_figure, save_gif, save_png
 from ._transaction import RunTransaction, transactional
 
 __all__ = [
@@ -19,7 +19,9 @@ __all__ = [
     "card",
     "chip_extension",
     "recover_directory",
-    "save_comparison_pictures",
+    "PictureWriter",
+    "gif_bytes",
+    "png_bytes",
     "save_figure",
     "save_gif",
     "save_png",

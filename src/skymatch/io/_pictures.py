@@ -7,9 +7,8 @@ in a run's transaction), like every other writer.
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
@@ -18,7 +17,7 @@ from ._atomic import atomic_write
 if TYPE_CHECKING:  # pragma: no cover
     from ._transaction import RunTransaction
 
-__all__ = ["save_figure", "save_png", "save_gif", "save_comparison_pictures"]
+__all__ = ["save_figure", "save_png", "save_gif", "png_bytes", "gif_bytes", "PictureWriter"]
 
 
 def _write(path: str, data: bytes, transaction) -> str:
@@ -50,48 +49,100 @@ def save_figure(figure, path: str, *, dpi: int = 110,
     return _write(path, buf.getvalue(), transaction)
 
 
-def save_png(rgb: np.ndarray, path: str, *, transaction: RunTransaction | None = None) -> str:
-    """Save an RGB (or RGBA) ``uint8`` array as PNG (Pillow, which matplotlib ships with)."""
+def _pil_image(rgb: np.ndarray):
+    """A Pillow image of an RGB(A) ``uint8`` array with the same pixels in the fewest
+    channels: an opaque RGBA picture is stored as RGB, a grey one as 8-bit grey (a third
+    of the data, and no palette to choose for a GIF)."""
     from PIL import Image
 
+    a = np.asarray(rgb)
+    if a.ndim == 3 and a.shape[2] == 4 and (a[..., 3] == 255).all():
+        a = a[..., :3]
+    if a.ndim == 3 and a.shape[2] == 3 and (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all():
+        a = a[..., 0]
+    return Image.fromarray(np.ascontiguousarray(a))
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """PNG of an RGB (or RGBA) ``uint8`` array (Pillow, which matplotlib ships with).
+
+    zlib level 3: a little larger than Pillow's default 6, in half the time."""
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(rgb)).save(buf, format="PNG")
-    return _write(path, buf.getvalue(), transaction)
+    _pil_image(rgb).save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()
+
+
+def gif_bytes(frames: Sequence[np.ndarray], *, duration_ms: int = 1200) -> bytes:
+    """An animated GIF cycling the RGB ``frames`` (cropped to the first frame's shape)."""
+    shape = frames[0].shape
+    imgs = [_pil_image(np.asarray(f)[: shape[0], : shape[1]]) for f in frames]
+    if len({im.mode for im in imgs}) > 1:
+        imgs = [im.convert("RGB") for im in imgs]
+    buf = io.BytesIO()
+    imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()
+
+
+def save_png(rgb: np.ndarray, path: str, *, transaction: RunTransaction | None = None) -> str:
+    """Save an RGB (or RGBA) ``uint8`` array as PNG (Pillow, which matplotlib ships with)."""
+    return _write(path, png_bytes(rgb), transaction)
 
 
 def save_gif(frames: Sequence[np.ndarray], path: str, *, duration_ms: int = 1200,
              transaction: RunTransaction | None = None) -> str:
     """An animated GIF cycling the RGB ``frames`` (cropped to the first frame's shape)."""
-    from PIL import Image
-
-    shape = frames[0].shape
-    imgs = [Image.fromarray(np.asarray(f)[: shape[0], : shape[1]]) for f in frames]
-    buf = io.BytesIO()
-    imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=duration_ms,
-                 loop=0)
-    return _write(path, buf.getvalue(), transaction)
+    return _write(path, gif_bytes(frames, duration_ms=duration_ms), transaction)
 
 
-def save_comparison_pictures(figures: Mapping[str, object], outdir: str, prefix: str, *,
-                             transaction: RunTransaction | None = None) -> dict:
-    """Write what :func:`skymatch.plotting.comparison_figures` drew.
+class PictureWriter:
+    """Writes pictures in worker threads while the caller draws the next one.
 
-    ``PREFIX_mdrizsky.png``, one ``PREFIX_METHOD_mosaic.png`` per method and
-    ``PREFIX_methods.gif`` cycling them.
+    Pillow encodes without holding the GIL, so PNG and GIF compression overlaps
+    matplotlib's drawing.  Paths are staged in the caller's thread (a run's transaction
+    is not shared between threads); each worker encodes and writes its own file
+    atomically.  Leaving the ``with`` block waits for every file and raises the first
+    error.
 
-    Returns
-    -------
-    dict
-        ``{'plot': path, 'mosaics': {method: path}, 'gif': path}``.
+    Parameters
+    ----------
+    transaction : RunTransaction, optional
+        Stage the files in this run (they appear when the run commits).
+    workers : int
+        Worker threads.
     """
-    out: dict[str, object] = {}
-    out["plot"] = save_figure(figures["plot"], os.path.join(outdir, f"{prefix}_mdrizsky.png"),
-                              transaction=transaction)
-    pngs = {}
-    for name, rgb in figures["mosaics"].items():
-        p = os.path.join(outdir, f"{prefix}_{name.replace('+', '_')}_mosaic.png")
-        pngs[name] = save_png(rgb, p, transaction=transaction)
-    out["mosaics"] = pngs
-    out["gif"] = save_gif(list(figures["mosaics"].values()), os.path.join(outdir, f"{prefix}_methods.gif"),
-                          transaction=transaction)
-    return out
+
+    def __init__(self, *, transaction: RunTransaction | None = None, workers: int = 2) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._transaction = transaction
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="skymatch-pictures")
+        self._jobs: list = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:  # else the caller's error is the one to see
+                for job in self._jobs:
+                    job.result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, fn, *args):
+        """Run ``fn(*args)`` on a worker (e.g. reading or binning the next image)."""
+        return self._pool.submit(fn, *args)
+
+    def _put(self, path: str, encode) -> str:
+        target = (self._transaction.staging_path(path, overwrite=True) if self._transaction is not None
+                  else path)
+        self._jobs.append(self._pool.submit(atomic_write, target, lambda fh: fh.write(encode())))
+        return path
+
+    def png(self, rgb: np.ndarray, path: str) -> str:
+        """Write ``rgb`` (RGB or RGBA ``uint8``, not modified afterwards) as PNG; returns ``path``."""
+        return self._put(path, lambda: png_bytes(rgb))
+
+    def gif(self, frames: Sequence[np.ndarray], path: str, *, duration_ms: int = 1200) -> str:
+        """Write an animated GIF cycling ``frames``; returns ``path``."""
+        return self._put(path, lambda: gif_bytes(frames, duration_ms=duration_ms))

@@ -504,13 +504,18 @@ def discard_products(staged: StagedProducts) -> None:
 
 
 def read_product_image(path: str, ext: int | str = 0, *, max_side: int | None = None) -> np.ndarray:
-    """An image of a product, decimated to at most ``max_side`` pixels a side (for pictures)."""
+    """An image of a product; with ``max_side``, binned to at most that many pixels a side
+    (the mean of the finite pixels of each block, :func:`~skymatch.core._binning.block_mean`;
+    for pictures), read in bands of rows so a large mosaic is never wholly in memory."""
+    from ..core._binning import bin_factor, block_mean
+
     with fits.open(path, memmap=True) as h:
         data = h[ext].data
-        step = 1
-        if max_side:
-            step = max(1, -(-max(data.shape[-2:]) // int(max_side)))
-        return np.array(data[..., ::step, ::step], dtype=np.float32)
+        step = bin_factor(data.shape, max_side) if max_side else 1
+        if step == 1 or data.ndim != 2:
+            return np.array(data, dtype=np.float32)
+        band = step * max(1, (1 << 22) // (step * data.shape[1]))  # about 4 million pixels
+        return np.concatenate([block_mean(data[r:r + band], step) for r in range(0, data.shape[0], band)])
 
 
 # ---------------------------------------------------------------- in-memory mosaics

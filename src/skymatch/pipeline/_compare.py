@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from typing import Any, Callable, Sequence
 
 from ..core import SKY_METHODS, canonical_method
@@ -29,8 +30,8 @@ from ._sky import SkyRun
 
 __all__ = ["run_compare", "default_prefix", "compare_labels"]
 
-# Mosaics are pictured from their files, decimated to at most this many pixels a side.
-PICTURE_MAX_SIDE = 4096
+# Mosaics are pictured from their files, binned (block means) to at most this many pixels a side.
+PICTURE_MAX_SIDE = 900
 
 
 def default_prefix(chips: Sequence[Chip]) -> str:
@@ -124,19 +125,24 @@ def _tables(txn, results, chips, outdir) -> dict:
 
 
 def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr, compat) -> dict:
-    from ..io import save_comparison_pictures, save_figure, write_index_html
-    from ..plotting import comparison_figures, flatness_figure
+    """The comparison's pictures and page.  The mosaics are read binned to picture size by
+    worker threads while the MDRIZSKY plot is drawn; each picture is encoded and written
+    by a worker while the next one is drawn (matplotlib itself stays in this thread)."""
+    from ..io import PictureWriter, write_index_html
+    from ..plotting import _new_axes, figure_rgba, flatness_frames, mosaic_frames, plot_mdrizsky
 
-    figs = comparison_figures({lab: mosaics[lab].read_sci(max_side=PICTURE_MAX_SIDE) for lab in results},
-                              table)
-    pics = save_comparison_pictures(figs, outdir, prefix, transaction=txn)
-    flat_pics = {}
-    for lab, res in results.items():
-        if res.flatness is not None and res.flatness.n_cells:
-            ax = flatness_figure(res.flatness, ax=_flat_axes(), title=f"{lab}: overlap residuals")
-            flat_pics[lab] = save_figure(ax, os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}_flatness.png"),
-                                         transaction=txn)
-    pics["flatness_pictures"] = flat_pics
+    def name(lab: str, what: str) -> str:
+        return os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}_{what}")
+
+    with PictureWriter(transaction=txn) as out:
+        binned = {lab: out.submit(partial(mosaics[lab].read_sci, max_side=PICTURE_MAX_SIDE)) for lab in results}
+        pics: dict = {"plot": out.png(figure_rgba(plot_mdrizsky(table, ax=_new_axes())),
+                                      os.path.join(outdir, f"{prefix}_mdrizsky.png"))}
+        frames = mosaic_frames({lab: job.result() for lab, job in binned.items()}, max_pixels=PICTURE_MAX_SIDE)
+        pics["mosaics"] = {lab: out.png(rgb, name(lab, "mosaic.png")) for lab, rgb in frames.items()}
+        pics["gif"] = out.gif(list(frames.values()), os.path.join(outdir, f"{prefix}_methods.gif"))
+        pics["flatness_pictures"] = {lab: out.png(rgba, name(lab, "flatness.png"))
+                                     for lab, rgba in flatness_frames(results).items()}
     notes = [f"{len(chips)} chips; compat={compat or 'none'}; frame {fr.shape[1]} x {fr.shape[0]} px",
              "MDRIZSKY in each input's data units; the mosaics share one display stretch.",
              "Flatness: rms of the difference between overlapping exposures after their skies are "
@@ -144,13 +150,7 @@ def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr,
     html = write_index_html(os.path.join(outdir, "index.html"), title=f"skymatch: sky methods compared ({prefix})",
                             table=table, pictures=pics, products=products, notes=notes,
                             flatness=_flatness_rows(results), transaction=txn)
-    return {**{k: v for k, v in pics.items()}, "html": html}
-
-
-def _flat_axes():
-    from ..plotting import _new_axes
-
-    return _new_axes((6.5, 5.5))
+    return {**pics, "html": html}
 
 
 def _flatness_rows(results) -> list[tuple]:

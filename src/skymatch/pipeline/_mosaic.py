@@ -134,7 +134,7 @@ class MosaicProduct:
         return self._read("ctx")
 
     def read_sci(self, *, max_side: int | None = None) -> np.ndarray:
-        """The science image (decimated to at most ``max_side`` pixels a side)."""
+        """The science image (binned by block means to at most ``max_side`` pixels a side)."""
         from ..io import read_product_image
 
         path = self.sci_path if os.path.exists(self.sci_path) or not self.staged else self.staged[0]
