@@ -90,11 +90,16 @@ class ContextIds:
             return
         ids = self.ids[window]
         old = ids[where]
-        uniq, inverse = np.unique(old, return_inverse=True)
+        # np.unique(old, return_inverse=True) without its sort: the ids are small integers.
+        present = np.zeros(len(self.sets), dtype=bool)
+        present[old] = True
+        uniq = np.flatnonzero(present)
         start = len(self.sets)
         # Inputs arrive in increasing order, so set + (k,) is new and sorted.
         self.sets.extend(self.sets[int(o)] + (k,) for o in uniq)
-        ids[where] = (start + np.arange(uniq.size, dtype=np.int32))[inverse.ravel()]
+        new_id = np.zeros(start, dtype=np.int32)
+        new_id[uniq] = start + np.arange(uniq.size, dtype=np.int32)
+        ids[where] = new_id[old]
 
     def compact(self) -> None:
         """Drop the sets no pixel uses any more and renumber ``1..n``."""
