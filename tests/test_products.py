@@ -134,3 +134,23 @@ def test_in_memory_mosaics_write_the_same_files(tmp_path):
     b = _sets_from_table_file(paths[2])
     a = ids_to_sets(m.ctx, m.ctx_table)
     assert all(x == y for x, y in zip(a.ravel(), b.ravel()))
+
+
+def test_headers_read_once_give_the_products_inputs_of_a_second_read(small_mosaic):
+    """``read_inputs(headers=...)`` collects, from its own header reads, exactly what
+    ``read_product_inputs`` reads again from the files (HDRTAB rows, pixel locations)."""
+    from skymatch.io import read_inputs
+    from skymatch.io._pieces import read_product_inputs
+
+    d, _ = small_mosaic
+    headers: dict = {}
+    chips = read_inputs(str(d / "*_flt.fits"), headers=headers)
+    assert len(headers) == len(chips) == 18
+    rows, locations = read_product_inputs(chips, known=headers)
+    rows_again, locations_again = read_product_inputs(chips)
+    assert rows == rows_again
+    assert locations == locations_again
+    assert all(loc is not None for loc in locations)
+    # Chips it does not know are read from their files.
+    partial = dict(list(headers.items())[:5])
+    assert read_product_inputs(chips, known=partial) == (rows, locations)

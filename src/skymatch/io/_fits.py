@@ -337,7 +337,7 @@ def _pixel_scale(sci_hdr, prim_hdr, wcs) -> float:
 
 
 def read_chips(spec: InputSpec | str, *, compat: bool = False,
-               unknown_units: list | None = None) -> list[Chip]:
+               unknown_units: list | None = None, headers: dict | None = None) -> list[Chip]:
     """Read the chips of one input file (headers and WCS only; pixels stay on disk).
 
     Plain FITS files are read by :mod:`skymatch.io._fastfits` (header blocks parsed
@@ -376,6 +376,10 @@ def read_chips(spec: InputSpec | str, *, compat: bool = False,
         warnings.simplefilter("ignore", AstropyWarning)
         if fast is not None:
             chips = _chips_of(fast, spec, st, compat, unknown)
+            if headers is not None:
+                from ._pieces import scanned_product_inputs
+
+                headers.update(scanned_product_inputs(path, fast.hdus, chips))
         else:
             with open_fits_checked(path) as hdul:
                 try:
@@ -592,15 +596,17 @@ def _warn_units(unknown: list) -> None:
                   UnitsWarning, stacklevel=3)
 
 
-def read_inputs(inputs, *, compat: bool = False) -> list[Chip]:
+def read_inputs(inputs, *, compat: bool = False, headers: dict | None = None) -> list[Chip]:
     """Expand ``inputs`` (see :func:`~skymatch.io.expand_inputs`) and read every file's chips.
 
     Chips whose units are not recognised get one :class:`~skymatch.exceptions.UnitsWarning`
-    for the whole run.
+    for the whole run.  ``headers``, when given, collects what the mosaics need from the
+    same header reads (:func:`~skymatch.io._pieces.read_product_inputs` ``known=``), so a
+    run that drizzles reads every header once.
     """
     chips: list[Chip] = []
     unknown: list = []
     for spec in expand_inputs(inputs):
-        chips.extend(read_chips(spec, compat=compat, unknown_units=unknown))
+        chips.extend(read_chips(spec, compat=compat, unknown_units=unknown, headers=headers))
     _warn_units(unknown)
     return chips

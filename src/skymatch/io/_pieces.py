@@ -159,10 +159,24 @@ def locate_pixels(chips: Sequence[Chip]) -> list[PixelLocation | None]:
     return [loc for _, _, loc in _headers_and_locations(chips)]
 
 
-def read_product_inputs(chips: Sequence[Chip]) -> tuple[list[dict], list[PixelLocation | None]]:
+def scanned_product_inputs(path: str, hdus, chips: Sequence[Chip]) -> dict:
+    """What :func:`read_product_inputs` needs of the ``chips`` of one file, from the file's
+    scanned HDUs (:func:`~skymatch.io._fastfits.scan_fits`), keyed by ``chip.source``."""
+    found = _scanned_headers(path, hdus, chips, range(len(chips)))
+    return {chips[k].source: v for k, v in found.items() if chips[k].source is not None}
+
+
+def read_product_inputs(chips: Sequence[Chip], *, known: Mapping | None = None
+                        ) -> tuple[list[dict], list[PixelLocation | None]]:
     """One pass over the inputs: the ``HDRTAB`` rows (:func:`hdrtab_rows`) and the pixel
-    locations (:func:`locate_pixels`) of every chip."""
-    found = _headers_and_locations(chips)
+    locations (:func:`locate_pixels`) of every chip.  ``known``: what the run's header
+    reads collected already (``read_inputs(headers=...)``); only the other chips' files are
+    read here."""
+    known = known or {}
+    missing = [k for k, c in enumerate(chips) if c.source not in known]
+    found = [known.get(c.source) for c in chips]
+    for k, v in zip(missing, _headers_and_locations([chips[k] for k in missing])):
+        found[k] = v
     rows = [_row(chip, prim, sci) for chip, (prim, sci, _) in zip(chips, found)]
     return rows, [loc for _, _, loc in found]
 

@@ -12,6 +12,7 @@ from ..core import SKY_METHODS, canonical_method
 from ..core._executor import make_executor
 from ..core._skymodel import canonical_model
 from ..io import RunTransaction, read_inputs, transactional, write_table
+from ..io._pieces import read_product_inputs
 from ..models import Chip
 from ._mosaic import (
     DrizzleRun,
@@ -79,7 +80,8 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
     t0 = time.perf_counter()
     specs = txn.open_inputs(inputs, write=False)
     txn.output_folder(outdir)  # created if needed, locked for this run
-    chips = read_inputs(specs, compat=compat is not None)
+    headers: dict = {}  # each header read once: the mosaics take HDRTAB from the same reads
+    chips = read_inputs(specs, compat=compat is not None, headers=headers)
     prefix = prefix or default_prefix(chips)
     labels = compare_labels(methods, models)
     names = {lab: os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}") for lab in labels}
@@ -96,7 +98,7 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
         chips, skies, fr, names, params=params, static_masks=static, executor=make_executor(jobs, dask),
         build=build, overwrite=overwrite, header_extra={lab: _frame_extra(frame) for lab in labels},
         sky_info={lab: _sky_info(labels[lab][0], skies[lab], dict(results[lab].parameters)) for lab in labels},
-        txn=txn, progress=progress)
+        inputs_info=read_product_inputs(chips, known=headers), txn=txn, progress=progress)
     products = {lab: list(m.paths) for lab, m in mosaics.items()}
     timings["drizzle (all mosaics)"] = time.perf_counter() - t1
     t2 = time.perf_counter()

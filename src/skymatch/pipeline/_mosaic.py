@@ -18,6 +18,7 @@ from ..core import canonical_method
 from ..core._executor import make_executor
 from ..core._skymodel import canonical_model
 from ..io import RunTransaction, read_inputs, transactional, write_sky
+from ..io._pieces import read_product_inputs
 from ..models import Chip
 from ._sky import SkyRun, _sky_options
 
@@ -243,7 +244,7 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
     """
     from ..core._ctxtable import block_lut, merge_tables
     from ..core._drizzle import plan_drizzle
-    from ..io._pieces import read_product_inputs, remove_files, save_static_masks
+    from ..io._pieces import remove_files, save_static_masks
     from ..io._products import discard_products, finish_products, stage_products
 
     executor = executor if executor is not None else make_executor(None, None)
@@ -386,17 +387,17 @@ def run_drizzle(txn: RunTransaction, inputs, output: str, *, frame: FrameOptions
     """
     from ..core import compute_static_masks
     from ..io import header_sky_models
-    from ..io._pieces import read_product_inputs
 
     params = _drizzle_params(drizzle_options)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    chips = read_inputs(txn.open_inputs(inputs, write=False))
+    headers: dict = {}
+    chips = read_inputs(txn.open_inputs(inputs, write=False), headers=headers)
     _check_outputs([output], chips, build, overwrite, txn, _context_of(params, len(chips)))
     fr = output_frame(chips, frame)
     check_frame(fr, [output], n_inputs=len(chips), params=params)
     executor = make_executor(jobs, dask)
-    info_in = read_product_inputs(chips)
+    info_in = read_product_inputs(chips, known=headers)
     skies, done = header_sky_models(chips, info_in[0])
     if not skysub:
         skies = {name: (0.0,) for name in skies}
@@ -454,7 +455,8 @@ def run(txn: RunTransaction, inputs, output: str, *, method: str = "localmin", s
     params = _drizzle_params(drizzle or {})
     method = canonical_method(method)
     t0 = time.perf_counter()
-    chips = read_inputs(txn.open_inputs(inputs, write=not readonly), compat=compat is not None)
+    headers: dict = {}  # each header read once: the mosaic takes HDRTAB from the same reads
+    chips = read_inputs(txn.open_inputs(inputs, write=not readonly), compat=compat is not None, headers=headers)
     _check_outputs([output], chips, build, overwrite, txn, _context_of(params, len(chips)))
     fr = output_frame(chips, frame)
     check_frame(fr, [output], n_inputs=len(chips), params=params)
@@ -471,7 +473,7 @@ def run(txn: RunTransaction, inputs, output: str, *, method: str = "localmin", s
                                static_masks=static, executor=make_executor(jobs, dask), build=build,
                                overwrite=overwrite, header_extra={method: _frame_extra(frame)},
                                sky_info={method: _sky_info(method, skies, dict(result.parameters))},
-                               progress=progress)
+                               inputs_info=read_product_inputs(chips, known=headers), progress=progress)
     products = {k: list(m.paths) for k, m in mosaics.items()}
     return DrizzleRun(mosaics=mosaics, products=products, frame=fr, chips=tuple(chips), sky=skyrun,
                       timings={"sky": t1 - t0, "total": time.perf_counter() - t0})
