@@ -173,3 +173,19 @@ def test_fast_path_equals_wcs_path_across_ra_zero_and_at_the_pole(ra, dec):
         assert (fast.n_raster_m, fast.n_raster_n) == (slow.n_raster_m, slow.n_raster_n) != (0, 0)
         assert (fast.stat_m.npix, fast.stat_m.value) == (slow.stat_m.npix, slow.stat_m.value)
         assert (fast.stat_n.npix, fast.stat_n.value) == (slow.stat_n.npix, slow.stat_n.value)
+
+
+def test_absurd_sip_terms_are_left_to_the_wcs_path(tmp_path):
+    """Found by the property test: A_2_0 = 2**31 in one of two 48-px chips made the fit's
+    equations singular (a LinAlgError traceback); such a chip gets no map (the WCS path
+    judges it) and the other keeps its own."""
+    from astropy.io import fits
+
+    from skymatch.datasets import make_mosaic
+
+    paths = sorted(make_mosaic(tmp_path, tiles=(2, 1), size=48, exposures_per_tile=1, seed=5).paths)
+    with fits.open(paths[0], mode="update") as h:
+        h[1].header["A_2_0"] = 2147483648
+    fp = compute_footprints(read_inputs(paths), compat=False)
+    assert fp.maps[0] is None
+    assert fp.maps[1] is not None

@@ -184,7 +184,10 @@ class PlaneMapFitter:
                 return None
         if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
             return None
-        return grid.fit(u, v, _first_degree(wcs))
+        try:
+            return grid.fit(u, v, _first_degree(wcs))
+        except np.linalg.LinAlgError:  # a degenerate WCS (absurd SIP terms): the WCS path judges it
+            return None
 
 
 class _Grid:
