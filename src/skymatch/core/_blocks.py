@@ -193,7 +193,7 @@ def _plan_grids(chips: Sequence[Chip], frame_wcs) -> list[tuple]:
         nodes.append((ys, xs))
     if not chips:
         return []
-    if _undistorted(frame):
+    if not frame.has_distortion:  # astropy then inverts with wcslib, point by point
         tx, ty = frame.world_to_pixel_values(np.concatenate([w[0] for w in worlds]),
                                              np.concatenate([w[1] for w in worlds]))
         ends = np.cumsum([w[0].size for w in worlds])[:-1]
@@ -202,11 +202,6 @@ def _plan_grids(chips: Sequence[Chip], frame_wcs) -> list[tuple]:
         mapped = (tuple(np.asarray(a, float) for a in frame.world_to_pixel_values(*w)) for w in worlds)
     return [(ys, xs, mx.reshape(ys.size, xs.size), my.reshape(ys.size, xs.size))
             for (ys, xs), (mx, my) in zip(nodes, mapped)]
-
-
-def _undistorted(wcs) -> bool:
-    """No SIP polynomial or lookup table: world -> pixel is closed-form, point by point."""
-    return wcs.sip is None and all(getattr(wcs, k, None) is None for k in ("cpdis1", "cpdis2", "det2im1", "det2im2"))
 
 
 def _out_px_per_in_px(chip: Chip, frame_scale: float) -> float:

@@ -116,6 +116,12 @@ class _ChipOut:
     cells: object = None
 
 
+def _pixels_only(chip: Chip) -> Chip:
+    """``chip`` without its WCS, for tasks that read pixels only (pickling a WCS costs
+    more than a small chip's pixel work)."""
+    return replace(chip, wcs=None)
+
+
 def _chip_task(job: _ChipJob) -> _ChipOut:
     static = None
     if job.static is not None:
@@ -150,7 +156,7 @@ def compute_static_masks(chips: Sequence[Chip], *, static_sig: float = STATIC_SI
                          progress: ProgressCallback | None = None) -> dict[tuple, np.ndarray]:
     """AstroDrizzle's static mask of every detector signature: ``{signature: keep mask}``."""
     executor = (executor or ThreadExecutor()).for_stage("threads", len(chips))
-    res = _progress_map(executor, _static_task, [_StaticJob(replace(c, wcs=None), static_sig, compat) for c in chips],
+    res = _progress_map(executor, _static_task, [_StaticJob(_pixels_only(c), static_sig, compat) for c in chips],
                         "static mask", progress)
     by_sig: dict[tuple, list] = {}
     shapes: dict[tuple, tuple] = {}
@@ -448,8 +454,7 @@ def _chip_pass(chips, opts, static_of, need_stat, need_cells, executor, context,
         spec = replace(spec, step=MATCH_OWN_SKY_STEP)  # the own skies only fill what overlaps cannot
     for c in chips:
         sp, sk = static_of(c)
-        # The task reads pixels only: the chip travels without its WCS.
-        jobs.append(_ChipJob(replace(c, wcs=None), opts.flags, opts.stat if need_stat else None, sp, sk,
+        jobs.append(_ChipJob(_pixels_only(c), opts.flags, opts.stat if need_stat else None, sp, sk,
                              context, spec))
     out = _batched_stage(executor, chips, _chip_batch, jobs, "chips", progress)
     for c, r in zip(chips, out):
@@ -478,9 +483,8 @@ def _overlap_pass(chips, exps, opts, static_of, whole, cells, executor, context,
     cand = candidate_pairs(fp, exps.of)
     spec = opts.cell_spec(opts.max_order) if cells else None
     # Pairs whose chips both have plane maps need no WCS: their chips travel without one
-    # (pickling a WCS costs more than a small chip's pixel work) and the task intersects
-    # the footprints itself.  Other pairs get their rings here.
-    light = [c if m is None else replace(c, wcs=None) for c, m in zip(chips, fp.maps)]
+    # and the task intersects the footprints itself.  Other pairs get their rings here.
+    light = [c if m is None else _pixels_only(c) for c, m in zip(chips, fp.maps)]
     jobs, owners = [], []
     for a, b in cand:
         a, b = int(a), int(b)

@@ -55,8 +55,7 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
     """
     # The main thread, before any task of the stage runs: the chips' WCSs are not in use
     # elsewhere, so no copies.
-    wcss = [c.wcs for c in chips]
-    rings = [footprint_world(w, c.shape, corners_only=compat) for w, c in zip(wcss, chips)]
+    rings = [footprint_world(c.wcs, c.shape, corners_only=compat) for c in chips]
     all_ra = np.concatenate([r[0] for r in rings])
     all_dec = np.concatenate([r[1] for r in rings])
     plane = TangentPlane.from_points(all_ra, all_dec)
@@ -66,7 +65,7 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
         maps = (None,) * len(chips)
     else:
         fitter = PlaneMapFitter(plane)
-        maps = tuple(fitter.fit(w, c.shape) for w, c in zip(wcss, chips))
+        maps = tuple(fitter.fit(c.wcs, c.shape) for c in chips)
     return Footprints(plane=plane, polygons=polys, corners_xyz=xyz, maps=maps)
 
 
