@@ -25,13 +25,13 @@ from ._executor import Executor, SerialExecutor, ThreadExecutor, map_batched, or
 from ._flatness import flatness_inputs
 from ._masks import BitFlags, parse_bits
 from ._models_engine import ModelInputs, model_solutions
+from ._pairbatch import overlap_batch
 from ._pairs import (
     CellSpec,
     OverlapJob,
     candidate_pairs,
     chip_cells,
     compute_footprints,
-    overlap_batch,
     overlap_geometry,
     plane_job,
 )

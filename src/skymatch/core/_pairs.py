@@ -33,7 +33,7 @@ from ._skymodel import monomials
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
 
 __all__ = ["Footprints", "compute_footprints", "candidate_pairs", "overlap_geometry", "CellSpec", "OverlapJob",
-           "OverlapResult", "plane_job", "overlap_task", "overlap_batch", "chip_cells"]
+           "OverlapResult", "plane_job", "overlap_task", "chip_cells"]
 
 
 @dataclass(frozen=True)
@@ -285,19 +285,6 @@ def _side_selection(side: _Side, other: _Side, job: OverlapJob, cross: bool) -> 
     sel = mask & side.usable.good[r0 : r0 + h, c0 : c0 + w]
     mapped = map_block(_transform(side, other), r0, c0, h, w) if (cross and sel.any()) else None
     return _Selection(n_raster, r0, c0, sel, mapped)
-
-
-def overlap_batch(jobs: list[OverlapJob]) -> list[OverlapResult]:
-    """:func:`overlap_task` of every job, the jobs' chips sharing one WCS copy each."""
-    copies: dict[str, object] = {}
-
-    def wcs_of(chip: Chip):
-        w = copies.get(chip.name)
-        if w is None:
-            w = copies[chip.name] = chip.wcs.deepcopy()
-        return w
-
-    return [overlap_task(job, wcs_of=wcs_of) for job in jobs]
 
 
 def overlap_task(job: OverlapJob, *, wcs_of=None) -> OverlapResult:

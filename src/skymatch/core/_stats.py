@@ -295,7 +295,8 @@ def _median32(a: np.ndarray) -> float:
         value = upper
     else:
         with np.errstate(over="ignore"):
-            value = np.mean(np.array([part[:k].max(), upper], dtype=np.float32))
+            # np.mean of the two float32 values: their float32 sum over 2, in float32.
+            value = (part[:k].max() + upper) / np.float32(2)
     if value == 0:
         # Which of -0.0 and +0.0 lands in the middle depends on the partitioning.
         return float(np.median(a))
