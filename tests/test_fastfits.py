@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skymatch import InputError
 from skymatch.io import _fits, read_chips, read_inputs
@@ -176,15 +178,20 @@ def test_header_patches_equal_astropys(small_mosaic, tmp_path):
     results = sky_methods(chips, methods=["match", "localmin"])
     extra = {"NEWKEY": (1.5, "a new keyword"), "ROOTNAME": None, "OBSERVER": ("someone", "who")}
     n_patched = 0
+    images = {}  # card images shared by every header of the test, as in one journal batch
     for round_, method in enumerate(["match", "localmin", "match"]):
         for chip in chips:
             path, ext = chip.source[0], ("SCI", chip.source[2])
             cards = sky_cards(results[method], results[method].chip(chip.name))
             if round_ == 1:
                 cards.update(extra)
+                # Equal values, different cards: a shared image must not stand for another.
+                first = chip is chips[0]
+                cards["NEWKEY"] = (-0.0 if first else 0.0, "a new keyword")
+                cards["OBSERVER"] = (True if first else 1, "who")
             updates = {ext: cards}
             ref = _astropy_patches(path, updates)
-            fast = header_patches(path, updates)
+            fast = header_patches(path, updates, images)
             assert ref is not None and fast == ref
             _apply(path, fast)
             n_patched += 1
@@ -208,3 +215,46 @@ def test_header_patches_leave_hard_cases_to_astropy(small_mosaic, tmp_path):
     assert header_patches(str(dst), {("SCI", 1): {"LONG": ("x" * 65, "long")}}) is None
     assert header_patches(str(dst), {("SCI", 9): {"A": (1, "c")}}) is None
     assert header_patches(str(dst), {("SCI", 1): {"BUNIT": ("ELECTRONS", None)}}) is None
+
+
+_PIECES = ["", " ", "  ", "'", "''", "/", " / c", "T", "F", "TRUE", "1", "-7", "+3", "1.", ".5", "1.5E3", "2D-2",
+           "1e", "E5", "abc", "x'y", "(1, 2)", "nan", "inf", "1_0", "0x1F", "--1", "1.2.3", "'a''b'", "'a'b'"]
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(_PIECES), max_size=6))
+def test_card_values_parse_as_the_strict_reader_does(pieces):
+    """The one-regex reading of a card's value agrees with :func:`_parse_value` on every
+    mixture of value-like pieces: the same value (and type), or both refuse."""
+    from skymatch.io._fastfits import _parse_header, _parse_value, _UnsupportedError
+
+    text = "".join(pieces)[:70].ljust(70)
+    try:
+        want = _parse_value(text)
+    except _UnsupportedError:
+        want = _UnsupportedError
+    try:
+        got = _parse_header(("KEY     = " + text).encode("ascii"))[0]["KEY"]
+    except _UnsupportedError:
+        got = _UnsupportedError
+    assert got == want and type(got) is type(want)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(st.floats(allow_nan=False, allow_infinity=False)
+       | st.sampled_from([0.0, -0.0, 1.0, 1e15, 1e16, 1e-5, 123456789.0]),
+       st.sampled_from(["MDRIZSKY", "SKYC00", "SKYERR", "A"]),
+       st.sampled_from(["Sky value computed by skymatch", "x" * 45, "x" * 56, "x" * 70]))
+def test_float_cards_are_astropys(value, key, comment):
+    """Float cards laid out without constructing astropy's Card: the same image, or left to
+    astropy (a comment that would be truncated)."""
+    from astropy.io.fits import Card
+
+    from skymatch.io._fastfits import _float_card
+
+    mine = _float_card(key, value, comment)
+    text = f"{key:8}= {value!r}"
+    if mine is None:
+        assert len(f"{key:8}= {Card(key, value).image[10:30]} / {comment}") > 80, text
+    else:
+        assert mine == Card(key, value, comment).image.encode("ascii"), text

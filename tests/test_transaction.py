@@ -74,6 +74,29 @@ def test_header_update_is_in_place_and_costs_the_header(files):
     assert fits.getval(path, "SKYC00", ("SCI", 1)) == fits.getval(path, "MDRIZSKY", ("SCI", 1))
 
 
+def test_headers_read_earlier_are_used_only_while_the_file_still_holds_them(files, tmp_path):
+    """``write_sky`` patches from the header layout the run read; a file whose header
+    changed meanwhile (another program) is scanned again, so its new card survives; the
+    files come out byte for byte as when every file is scanned at write time."""
+    from skymatch import sky_methods
+    from skymatch.io import read_inputs, write_sky
+
+    layouts = {}
+    chips = read_inputs(files, layouts=layouts)
+    assert set(layouts) == set(files)
+    result = sky_methods(chips, methods=["match"])["match"]
+    with fits.open(files[1], mode="update") as h:
+        h[1].header["FOREIGN"] = (7, "written by another program after the read")
+    twins = copy_files(files, tmp_path / "twins")
+    write_sky(result, chips, layouts=layouts)
+    write_sky(result, read_inputs(twins), layouts=None)
+    assert fits.getval(files[1], "FOREIGN", ("SCI", 1)) == 7
+    changed = next(c for c in chips if c.source[0] == files[1])
+    assert fits.getval(files[1], "MDRIZSKY", ("SCI", 1)) == result.chip(changed.name).sky
+    for a, b in zip(files, twins):
+        assert Path(a).read_bytes() == Path(b).read_bytes()
+
+
 def test_a_header_that_outgrows_its_blocks_keeps_room_for_the_next_update(files):
     path = files[0]
     cards = {f"K{i:06d}": (float(i), "filler card") for i in range(60)}

@@ -18,6 +18,7 @@ through Python's ``float`` as in astropy) in a fraction of the time.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.wcs import WCS
 
-__all__ = ["CardsWCS", "HduCards", "header_patches", "scan_fits", "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
+__all__ = ["CardsWCS", "HduCards", "header_layout", "header_patches", "layout_is_current", "scan_fits",
+           "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
 
 BLOCK = 2880
 _CARD = 80
@@ -104,6 +106,13 @@ def _parse_value(text: str):
     raise _UnsupportedError(f"value {v!r}")
 
 
+#: The value part of a card (after ``= ``) in the forms :func:`_parse_value` accepts, in
+#: one match: a string (``''`` for a quote), T/F, an integer or a float, then an optional
+#: comment.  Anything else does not match (and goes to :func:`_parse_value` for its error).
+_VALUE_RE = re.compile(r" *(?:'(?P<s>(?:[^']|'')*)'|(?P<b>[TF])|(?P<i>[+-]?[0-9]+)"
+                       r"|(?P<f>[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[EeDd][+-]?[0-9]+)?)) *(?:/.*)?\Z", re.DOTALL)
+
+
 def _parse_header(raw: bytes) -> tuple[dict, tuple]:
     """Parse the cards of ``raw`` (ending before ``END``): the first value of each
     keyword and every (keyword, value) in order."""
@@ -113,6 +122,8 @@ def _parse_header(raw: bytes) -> tuple[dict, tuple]:
         raise _UnsupportedError("non-ASCII header") from None
     cards: dict = {}
     items = []
+    key_ok = _KEY_RE.match
+    value_of = _VALUE_RE.match
     for i in range(0, len(text), _CARD):
         card = text[i:i + _CARD]
         key = card[:8].rstrip(" ")
@@ -120,11 +131,24 @@ def _parse_header(raw: bytes) -> tuple[dict, tuple]:
             if key == "" and card.strip(" "):
                 raise _UnsupportedError("text in a blank keyword card")
             continue
-        if not _KEY_RE.match(key) or card[:8] != key.ljust(8):
+        if not key_ok(key):
             raise _UnsupportedError(f"keyword {key!r}")
         if card[8:10] != "= ":
             raise _UnsupportedError(f"card {key} without a value")
-        value = _parse_value(card[10:])
+        m = value_of(card, 10)
+        if m is None:
+            value = _parse_value(card[10:])  # raises: not a supported value
+        else:
+            kind = m.lastgroup
+            v = m.group(kind)
+            if kind == "s":
+                value = v.replace("''", "'").rstrip()
+            elif kind == "f":
+                value = float(v.replace("D", "E").replace("d", "e"))
+            elif kind == "i":
+                value = int(v)
+            else:
+                value = v == "T"
         cards.setdefault(key, value)
         items.append((key, value))
     return cards, tuple(items)
@@ -367,46 +391,80 @@ def _card_key(card: bytes) -> bytes:
     return card[:8].rstrip(b" ")
 
 
-def _patched_header(cards: list[bytes], span: int, updates) -> bytes | None:
+def _patched_header(cards: list[bytes], span: int, updates, images: dict | None = None) -> bytes | None:
     """The header ``cards`` (no END) after ``updates``, as astropy's Header would
     produce it and :mod:`skymatch.io._fitsbytes` lay it into ``span`` bytes, or None
-    for anything outside the simple cases (then astropy does it)."""
-    from astropy.io.fits import Card
-
+    for anything outside the simple cases (then astropy does it).  ``images``: card
+    images already made (``(key, type, repr(value), comment) -> bytes``), shared by the
+    headers of one batch (most of their cards are the same)."""
     cards = list(cards)
-    present = {_card_key(c) for c in cards}
+    keys = [_card_key(c) for c in cards]
+    present = set(keys)
+    if images is None:
+        images = {}
     for key, value in updates.items():
         kb = key.upper().encode("ascii")
-        where = [i for i, c in enumerate(cards) if _card_key(c) == kb] if kb in present else []
+        n = keys.count(kb) if kb in present else 0
         if value is None or value[0] is None:
-            if where:
-                gone = set(where)
-                cards = [c for i, c in enumerate(cards) if i not in gone]
-                present.discard(kb)
+            while n:
+                i = keys.index(kb)
+                del cards[i], keys[i]
+                n -= 1
+            present.discard(kb)
             continue
-        if len(where) > 1:
+        if n > 1:
             return None
         val, comment = value if len(value) == 2 else (value[0], None)
         if isinstance(val, str) and len(val) > 60:
             return None  # a long string could need CONTINUE cards
-        if where:
+        if n:
             if comment is None:
                 return None  # astropy keeps the old comment: leave it to astropy
-            cards[where[0]] = Card(key, val, comment).image.encode("ascii")
+            cards[keys.index(kb)] = _card_image(images, key, val, comment)
             continue
-        new = Card(key, val, comment).image.encode("ascii")
+        new = _card_image(images, key, val, comment)
         if len(new) != _CARD:
             return None
         # Header.append(card, useblanks=True, bottom=False): after the last
         # non-commentary card, then one trailing blank card is used up.
         k = len(cards) - 1
-        while k >= 0 and _card_key(cards[k]) in _COMMENTARY_B:
+        while k >= 0 and keys[k] in _COMMENTARY_B:
             k -= 1
         cards.insert(k + 1, new)
+        keys.insert(k + 1, kb)
         present.add(kb)
         if cards[-1] == _BLANK:
             cards.pop()
+            keys.pop()
     return _fill(cards, span)
+
+
+def _card_image(images: dict, key: str, val, comment) -> bytes:
+    """Astropy's image of the card ``key = val / comment`` (remembered in ``images``)."""
+    memo = (key, type(val), repr(val), comment)  # repr: -0.0 and 0.0 are different cards
+    image = images.get(memo)
+    if image is None:
+        image = images[memo] = _float_card(key, val, comment) or _astropy_card(key, val, comment)
+    return image
+
+
+def _astropy_card(key: str, val, comment) -> bytes:
+    from astropy.io.fits import Card
+
+    return Card(key, val, comment).image.encode("ascii")
+
+
+def _float_card(key: str, val, comment) -> bytes | None:
+    """``Card(key, val, comment).image`` of a float on a standard keyword, laid out as
+    astropy's ``Card._format_image`` does (its own value formatter; a Card costs ~0.1 ms,
+    most of it configuration lookups, and every chip has three new float cards).  None
+    for anything else (astropy then makes the card)."""
+    if type(val) is not float or not math.isfinite(val) or len(key) > 8 or key != key.upper() or not comment:
+        return None
+    from astropy.io.fits.card import _format_value
+
+    text = f"{key:8}= {_format_value(val)} / {comment}"
+    return text.ljust(_CARD).encode("ascii") if len(text) <= _CARD else None
 
 
 def _fill(cards: list[bytes], span: int) -> bytes | None:
@@ -431,7 +489,35 @@ def _fill(cards: list[bytes], span: int) -> bytes | None:
     return text if len(text) == span else None
 
 
-def header_patches(path: str, updates) -> list[tuple[int, bytes]] | None:
+def header_layout(hdus: list[HduCards]) -> tuple[HduCards, ...]:
+    """What :func:`header_patches` needs of a scanned file, kept small: every HDU's place
+    and EXTNAME/EXTVER/CHECKSUM/DATASUM, the header bytes of the SCI extensions only
+    (``raw`` empty elsewhere: updating those scans the file again)."""
+    keep = ("EXTNAME", "EXTVER", "CHECKSUM", "DATASUM")
+    out = []
+    for h in hdus:
+        sci = str(h.header.get("EXTNAME", "")).strip().upper() == "SCI"
+        out.append(HduCards({k: h.header[k] for k in keep if k in h.header}, (), h.raw if sci else b"",
+                            h.header_offset, h.data_offset, h.data_bytes, h.is_image))
+    return tuple(out)
+
+
+def layout_is_current(fd: int, size: int, layout, patches) -> bool:
+    """Whether the file open as ``fd`` (``size`` bytes) still has the header bytes that
+    ``layout`` (:func:`header_layout`) recorded wherever ``patches`` will write."""
+    last = layout[-1]
+    if size != last.data_offset + -(-last.data_bytes // BLOCK) * BLOCK:
+        return False
+    at = {h.header_offset: h.raw for h in layout}
+    for offset, _ in patches:
+        raw = at.get(offset)
+        if not raw or os.pread(fd, len(raw) + _CARD, offset) != raw + _END:
+            return False
+    return True
+
+
+def header_patches(path: str, updates, images: dict | None = None,
+                   layout=None) -> list[tuple[int, bytes]] | None:
     """``(offset, new header bytes)`` of every header ``updates`` change in ``path``.
 
     The same bytes :func:`skymatch.io._fitsbytes.plan_update` computes with astropy
@@ -445,8 +531,13 @@ def header_patches(path: str, updates) -> list[tuple[int, bytes]] | None:
     path : str
     updates : mapping
         ``{extension: {keyword: (value, comment) or None}}``.
+    images : dict, optional
+        Card images made for earlier headers of the same batch (filled in here).
+    layout : sequence of HduCards, optional
+        The file as this run read it (:func:`header_layout`), instead of scanning it
+        again; the caller checks that it is current (:func:`layout_is_current`).
     """
-    hdus = scan_fits(path)
+    hdus = scan_fits(path) if layout is None else layout
     if hdus is None:
         return None
     out = []
@@ -458,10 +549,12 @@ def header_patches(path: str, updates) -> list[tuple[int, bytes]] | None:
         if "CHECKSUM" in h.header or "DATASUM" in h.header:
             return None
         raw = h.raw
+        if not raw:
+            return None  # not kept in the layout
         if any(raw[i:i + 8] == b"CONTINUE" for i in range(0, len(raw), _CARD)):
             return None
         span = h.data_offset - h.header_offset
-        text = _patched_header([raw[i:i + _CARD] for i in range(0, len(raw), _CARD)], span, cards)
+        text = _patched_header([raw[i:i + _CARD] for i in range(0, len(raw), _CARD)], span, cards, images)
         if text is None:
             return None
         out.append((h.header_offset, text))

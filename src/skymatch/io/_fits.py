@@ -23,7 +23,7 @@ from astropy.wcs import WCS
 from ..core._units import brightness_conversion, cd_pixel_scale_arcsec, classify_units, describe_kind, exptime_problem
 from ..exceptions import InputError, UnitsWarning
 from ..models import Chip, ChipPixels
-from ._fastfits import needs_astropy_wcs, scan_fits, wcs_from_cards
+from ._fastfits import header_layout, needs_astropy_wcs, scan_fits, wcs_from_cards
 from ._inputs import InputSpec, expand_inputs
 from ._journal import is_compressed
 
@@ -336,8 +336,8 @@ def _pixel_scale(sci_hdr, prim_hdr, wcs) -> float:
     return cd_pixel_scale_arcsec(wcs)
 
 
-def read_chips(spec: InputSpec | str, *, compat: bool = False,
-               unknown_units: list | None = None, headers: dict | None = None) -> list[Chip]:
+def read_chips(spec: InputSpec | str, *, compat: bool = False, unknown_units: list | None = None,
+               headers: dict | None = None, layouts: dict | None = None) -> list[Chip]:
     """Read the chips of one input file (headers and WCS only; pixels stay on disk).
 
     Plain FITS files are read by :mod:`skymatch.io._fastfits` (header blocks parsed
@@ -380,6 +380,8 @@ def read_chips(spec: InputSpec | str, *, compat: bool = False,
                 from ._pieces import scanned_product_inputs
 
                 headers.update(scanned_product_inputs(path, fast.hdus, chips))
+            if layouts is not None:
+                layouts[path] = header_layout(fast.hdus)
         else:
             with open_fits_checked(path) as hdul:
                 try:
@@ -596,17 +598,20 @@ def _warn_units(unknown: list) -> None:
                   UnitsWarning, stacklevel=3)
 
 
-def read_inputs(inputs, *, compat: bool = False, headers: dict | None = None) -> list[Chip]:
+def read_inputs(inputs, *, compat: bool = False, headers: dict | None = None,
+                layouts: dict | None = None) -> list[Chip]:
     """Expand ``inputs`` (see :func:`~skymatch.io.expand_inputs`) and read every file's chips.
 
     Chips whose units are not recognised get one :class:`~skymatch.exceptions.UnitsWarning`
     for the whole run.  ``headers``, when given, collects what the mosaics need from the
     same header reads (:func:`~skymatch.io._pieces.read_product_inputs` ``known=``), so a
-    run that drizzles reads every header once.
+    run that drizzles reads every header once; ``layouts`` collects each file's header
+    layout (:func:`~skymatch.io._fastfits.header_layout`, by path) for
+    :func:`~skymatch.io.write_sky`, so that writing MDRIZSKY does not parse them again.
     """
     chips: list[Chip] = []
     unknown: list = []
     for spec in expand_inputs(inputs):
-        chips.extend(read_chips(spec, compat=compat, unknown_units=unknown, headers=headers))
+        chips.extend(read_chips(spec, compat=compat, unknown_units=unknown, headers=headers, layouts=layouts))
     _warn_units(unknown)
     return chips

@@ -15,6 +15,7 @@ import os
 import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 from astropy.io import fits
@@ -37,6 +38,9 @@ __all__ = ["check_writable", "update_files_atomic", "update_headers_atomic", "wr
 SKY_KEYWORD = "MDRIZSKY"
 #: Highest polynomial order whose stale coefficients are removed.
 _MAX_ORDER = 9
+#: Every coefficient keyword up to :data:`_MAX_ORDER`, removed unless the model sets it.
+_NO_COEFFICIENTS = MappingProxyType(dict.fromkeys(k for order in range(_MAX_ORDER + 1)
+                                                  for k in coefficient_names(order)))
 
 
 def _stage(path: str, updates, data_updates=None, *, batch: HeaderBatch) -> str:
@@ -140,9 +144,7 @@ def sky_cards(result: SkyResult, sky: ChipSky) -> dict[str, tuple | None]:
     coeffs = tuple(float(c) for c in sky.coefficients)
     names = coefficient_names(order_of_coeffs(len(coeffs)))
     cards["SKYMODEL"] = card("SKYMODEL", str(sky.model or "constant").upper())
-    for order in range(_MAX_ORDER + 1):
-        for key in coefficient_names(order):
-            cards.setdefault(key, None)
+    cards.update(_NO_COEFFICIENTS)
     for key, c in zip(names, coeffs):
         cards[key] = card(key, c)
     err = float(sky.error)
@@ -191,7 +193,8 @@ def _subtract(path: str, ext, sky: ChipSky, cards: dict) -> np.ndarray:
 
 
 def write_sky(result: SkyResult, chips: Sequence[Chip], *, subtract: bool = False,
-              progress=None, transaction: RunTransaction | None = None) -> list[str]:
+              progress=None, transaction: RunTransaction | None = None,
+              layouts: Mapping | None = None) -> list[str]:
     """Write ``MDRIZSKY`` and its companions into the SCI headers of file inputs.
 
     Parameters
@@ -207,6 +210,9 @@ def write_sky(result: SkyResult, chips: Sequence[Chip], *, subtract: bool = Fals
     transaction : RunTransaction, optional
         Stage the updates in this run's transaction (committed with it); without one,
         the files are locked, updated all or nothing, and released here.
+    layouts : mapping, optional
+        The files' header layouts as ``read_inputs(layouts=...)`` collected them in this
+        run (used where the files still hold those bytes).
 
     Returns
     -------
@@ -225,12 +231,14 @@ def write_sky(result: SkyResult, chips: Sequence[Chip], *, subtract: bool = Fals
     if transaction is None:
         with RunTransaction() as txn:
             txn.open_inputs([InputSpec(p) for p in by_file], write=True)
-            return _stage_sky(txn, by_file, result, subtract=subtract, progress=progress)
-    return _stage_sky(transaction, by_file, result, subtract=subtract, progress=progress)
+            return _stage_sky(txn, by_file, result, subtract=subtract, progress=progress, layouts=layouts)
+    return _stage_sky(transaction, by_file, result, subtract=subtract, progress=progress, layouts=layouts)
 
 
-def _stage_sky(txn: RunTransaction, by_file, result: SkyResult, *, subtract: bool, progress) -> list[str]:
+def _stage_sky(txn: RunTransaction, by_file, result: SkyResult, *, subtract: bool, progress,
+               layouts: Mapping | None) -> list[str]:
     done = []
+    layouts = layouts or {}
     for k, (path, items) in enumerate(by_file.items()):
         updates, data_updates = {}, {}
         for chip, sky in items:
@@ -248,7 +256,7 @@ def _stage_sky(txn: RunTransaction, by_file, result: SkyResult, *, subtract: boo
                 cards["SMPRESUB"] = card("SMPRESUB", float(chip.meta.get(SKY_KEYWORD, 0.0)))
                 cards["SMSUBTR"] = card("SMSUBTR", False, "MDRIZSKY is not yet subtracted")
             updates[ext] = cards
-        txn.stage_headers(path, updates, data_updates=data_updates or None)
+        txn.stage_headers(path, updates, data_updates=data_updates or None, layout=layouts.get(path))
         done.append(path)
         if progress:
             progress("write", k + 1, len(by_file))

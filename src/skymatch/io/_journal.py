@@ -45,7 +45,7 @@ from astropy.utils.exceptions import AstropyWarning
 
 from ..exceptions import WriteError
 from ._atomic import TMP_PREFIX, close_writer, describe_os_error, fsync_dir, guarded_writer, locked_temp, write_error
-from ._fastfits import header_patches
+from ._fastfits import header_patches, layout_is_current
 from ._fitsbytes import plan_update, write_spliced
 from ._recovery import (
     JOURNAL_KIND,
@@ -103,6 +103,7 @@ class HeaderBatch:
 
     def __init__(self) -> None:
         self._plans: dict[str, _FilePlan] = {}
+        self._images: dict = {}  # card images made for the batch's headers (header_patches)
 
     @property
     def paths(self) -> list[str]:
@@ -114,7 +115,7 @@ class HeaderBatch:
 
     # ------------------------------------------------------------ staging
     def stage(self, path: str, updates: Mapping[object, Mapping[str, tuple]], *,
-              data_updates: Mapping[object, np.ndarray] | None = None) -> str:
+              data_updates: Mapping[object, np.ndarray] | None = None, layout=None) -> str:
         """Prepare the update of one file (nothing is written to it yet).
 
         Parameters
@@ -126,6 +127,10 @@ class HeaderBatch:
             keyword.  Extensions as astropy accepts them (index or ``(EXTNAME, EXTVER)``).
         data_updates : mapping, optional
             ``{extension: new data}``; forces a full rewrite.
+        layout : optional
+            The file's headers as this run read them
+            (:func:`~skymatch.io._fastfits.header_layout`): used when the bytes to be
+            replaced are still those (checked), else the file is scanned again.
 
         Returns
         -------
@@ -143,7 +148,7 @@ class HeaderBatch:
         except OSError as exc:
             raise write_error(path, exc, action="cannot prepare the update") from None
         # Header-only updates that fit in place: planned without astropy (same bytes).
-        fast = None if data_updates else header_patches(real, updates)
+        fast = None if data_updates else self._patches(plan, updates, layout)
         if fast is not None:
             try:
                 self._stage_patches(plan, fast)
@@ -165,13 +170,33 @@ class HeaderBatch:
         self._plans[real] = plan
         return "rewrite" if plan.tmp else "patch"
 
+    def _patches(self, plan: _FilePlan, updates, layout):
+        """:func:`header_patches` from ``layout`` when it is current, else from a scan."""
+        if layout is not None:
+            fast = header_patches(plan.path, updates, self._images, layout)
+            if fast is not None:
+                try:
+                    fd = os.open(plan.path, os.O_RDONLY)
+                except OSError:
+                    fd = -1
+                if fd >= 0:
+                    try:
+                        if layout_is_current(fd, plan.st.st_size, layout, fast):
+                            return fast
+                    finally:
+                        os.close(fd)
+        return header_patches(plan.path, updates, self._images)
+
     def _stage_patches(self, plan: _FilePlan, patches) -> None:
         fd = os.open(plan.path, os.O_RDONLY)
         try:
             for offset, new in patches:
                 old = pread_all(fd, len(new), offset)
                 if old != new:
-                    plan.patches.append(_Patch(offset, old, new))
+                    # Only the bytes that change (the journal holds them twice).
+                    d = np.flatnonzero(np.frombuffer(old, np.uint8) != np.frombuffer(new, np.uint8))
+                    a, b = int(d[0]), int(d[-1]) + 1
+                    plan.patches.append(_Patch(offset + a, old[a:b], new[a:b]))
         finally:
             os.close(fd)
 

@@ -216,12 +216,13 @@ class RunTransaction:
         return folder
 
     # ------------------------------------------------------------ stage
-    def stage_headers(self, path: str, updates, *, data_updates=None) -> str:
-        """Stage header (and data) updates of an input opened with ``write=True``."""
+    def stage_headers(self, path: str, updates, *, data_updates=None, layout=None) -> str:
+        """Stage header (and data) updates of an input opened with ``write=True``
+        (``layout``: its headers as read in this run, see :meth:`HeaderBatch.stage`)."""
         real = os.path.realpath(path)
         if real not in self._writable:
             raise WriteError(f"{path}: not opened for writing in this run (use --readonly?)")
-        return self._headers.stage(path, updates, data_updates=data_updates)
+        return self._headers.stage(path, updates, data_updates=data_updates, layout=layout)
 
     def _stage_folder(self, folder: str) -> str:
         if folder not in self._stages:

@@ -456,7 +456,9 @@ def run(txn: RunTransaction, inputs, output: str, *, method: str = "localmin", s
     method = canonical_method(method)
     t0 = time.perf_counter()
     headers: dict = {}  # each header read once: the mosaic takes HDRTAB from the same reads
-    chips = read_inputs(txn.open_inputs(inputs, write=not readonly), compat=compat is not None, headers=headers)
+    layouts: dict | None = None if readonly else {}
+    chips = read_inputs(txn.open_inputs(inputs, write=not readonly), compat=compat is not None, headers=headers,
+                        layouts=layouts)
     _check_outputs([output], chips, build, overwrite, txn, _context_of(params, len(chips)))
     fr = output_frame(chips, frame)
     check_frame(fr, [output], n_inputs=len(chips), params=params)
@@ -465,7 +467,7 @@ def run(txn: RunTransaction, inputs, output: str, *, method: str = "localmin", s
     result = solved[(method, model)]
     results = {method: result}
     t1 = time.perf_counter()
-    written = [] if readonly else write_sky(result, chips, progress=progress, transaction=txn)
+    written = [] if readonly else write_sky(result, chips, progress=progress, transaction=txn, layouts=layouts)
     skyrun = SkyRun(results=results, chips=tuple(chips), written=tuple(written),
                     timings={"sky": t1 - t0})
     skies = {c.name: c.coefficients for c in result.chips}

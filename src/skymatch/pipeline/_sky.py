@@ -146,7 +146,8 @@ def _run(txn: RunTransaction, inputs, methods, *, compat, readonly, subtract, sk
     specs = txn.open_inputs(inputs, write=not readonly)
     if table:
         txn.check_table(table)
-    chips = read_inputs(specs, compat=compat is not None)
+    layouts: dict | None = None if readonly else {}
+    chips = read_inputs(specs, compat=compat is not None, layouts=layouts)
     timings["read headers"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     if methods == ["user"]:
@@ -167,7 +168,7 @@ def _run(txn: RunTransaction, inputs, methods, *, compat, readonly, subtract, sk
     if not readonly:
         t2 = time.perf_counter()
         written = write_sky(next(iter(results.values())), chips, subtract=subtract,
-                            progress=progress, transaction=txn)
+                            progress=progress, transaction=txn, layouts=layouts)
         timings["write headers"] = time.perf_counter() - t2
     if table:
         write_table(sky_table(next(iter(results.values())), chips), table, transaction=txn)
