@@ -189,3 +189,33 @@ def test_absurd_sip_terms_are_left_to_the_wcs_path(tmp_path):
     fp = compute_footprints(read_inputs(paths), compat=False)
     assert fp.maps[0] is None
     assert fp.maps[1] is not None
+
+
+def test_maps_fitted_together_equal_maps_fitted_one_by_one():
+    """A run's chips are fitted in batches per shape: the same maps as one at a time, for a
+    mixture of shapes, SIP strengths, a WCS without a map (non-TAN) and a singular one."""
+    from skymatch.core._planemap import PlaneMapFitter
+
+    wcss, shapes = [], []
+    for k, (shape, strength) in enumerate([((128, 128), 1.0), ((128, 128), 0.0), ((90, 140), 4.0),
+                                            ((128, 128), 2.0), ((90, 140), 1.0)]):
+        w = _sip_wcs(shape, strength)
+        w.wcs.crval = [150.0 + 0.003 * k, 2.0 - 0.002 * k]
+        w.wcs.set()
+        wcss.append(w)
+        shapes.append(shape)
+    odd = tan_wcs(ra=150.0, dec=2.0, shape=(128, 128))
+    odd.wcs.ctype = ["RA---SIN", "DEC--SIN"]
+    odd.wcs.set()
+    absurd = _sip_wcs((128, 128), 1.0)
+    absurd.sip.a[2, 0] = 2.0**31
+    wcss += [odd, absurd]
+    shapes += [(128, 128), (128, 128)]
+    fitter = PlaneMapFitter(_plane_of(wcss[0], shapes[0]))
+    together = fitter.fit_many(wcss, shapes)
+    alone = [PlaneMapFitter(fitter.plane).fit(w, s) for w, s in zip(wcss, shapes)]
+    assert [m is None for m in together] == [m is None for m in alone] == [False] * 5 + [True, True]
+    for a, b in zip(together[:5], alone[:5]):
+        np.testing.assert_allclose(a.inverse, b.inverse, rtol=0, atol=1e-12 * np.abs(b.inverse).max())
+        np.testing.assert_allclose(a.forward, b.forward, rtol=0, atol=1e-12 * np.abs(b.forward).max())
+        assert a.error_px <= MAX_ERROR_PX

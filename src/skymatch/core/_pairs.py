@@ -42,7 +42,7 @@ class Footprints:
 
     plane: TangentPlane
     polygons: tuple  # shapely polygons, one per chip
-    corners_xyz: tuple  # unit vectors of the outline vertices (for the identity test)
+    corners_xyz: tuple  # compat: unit vectors of the outline vertices (for the identity test)
     maps: tuple  # default mode: each chip's PlaneMap (None where the WCS needs its own calls)
 
 
@@ -59,14 +59,31 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
     all_ra = np.concatenate([r[0] for r in rings])
     all_dec = np.concatenate([r[1] for r in rings])
     plane = TangentPlane.from_points(all_ra, all_dec)
-    polys = tuple(_polygon(plane, c, ra, dec) for c, (ra, dec) in zip(chips, rings))
-    xyz = tuple(unit_vectors(ra, dec) for ra, dec in rings)
+    polys = _polygons(plane, chips, rings, all_ra, all_dec)
     if compat:
+        xyz = tuple(unit_vectors(ra, dec) for ra, dec in rings)  # the identity test
         maps = (None,) * len(chips)
     else:
+        xyz = ()
         fitter = PlaneMapFitter(plane)
-        maps = tuple(fitter.fit(c.wcs, c.shape) for c in chips)
+        maps = tuple(fitter.fit_many([c.wcs for c in chips], [c.shape for c in chips]))
     return Footprints(plane=plane, polygons=polys, corners_xyz=xyz, maps=maps)
+
+
+def _polygons(plane: TangentPlane, chips: list[Chip], rings, all_ra, all_dec) -> tuple:
+    """Every chip's footprint polygon on ``plane`` (one projection, one shapely call for
+    all; :meth:`TangentPlane.polygon` chip by chip when one is beyond the plane)."""
+    try:
+        x, y = plane.project(all_ra, all_dec)
+    except ValueError:
+        return tuple(_polygon(plane, c, ra, dec) for c, (ra, dec) in zip(chips, rings))
+    lengths = [len(r[0]) for r in rings]
+    polys = shapely.polygons(shapely.linearrings(np.column_stack([x, y]),
+                                                 indices=np.repeat(np.arange(len(rings)), lengths)))
+    bad = ~shapely.is_valid(polys)
+    if bad.any():
+        polys[bad] = shapely.make_valid(polys[bad])
+    return tuple(polys)
 
 
 def _polygon(plane: TangentPlane, chip: Chip, ra, dec):

@@ -68,9 +68,16 @@ def _to_power(cheb: np.ndarray, deg: int) -> np.ndarray:
     ``sum_ij c_ij T_i(s) T_j(t) = sum_kl p_kl s^k t^l``, evaluated in :func:`_evaluate`
     with two small products instead of the Chebyshev recurrences (on [-1, 1] the power
     form of a degree <= 9 series loses < 1e-13 relative)."""
+    return _to_power_many(cheb[None], deg)[0]
+
+
+def _to_power_many(cheb: np.ndarray, deg: int) -> np.ndarray:
+    """:func:`_to_power` of a stack of coefficient sets ``(chips, (deg+1)^2, k)``."""
     m = _cheb_to_power(deg)
-    return np.concatenate([m @ cheb[:, o].reshape(deg + 1, deg + 1) @ m.T for o in range(cheb.shape[1])],
-                          axis=1)
+    n = deg + 1
+    c = cheb.reshape(cheb.shape[0], n, n, cheb.shape[2]).transpose(0, 3, 1, 2)  # (chips, k, n, n)
+    p = m @ c @ m.T  # (chips, k, n, n)
+    return p.transpose(0, 2, 1, 3).reshape(cheb.shape[0], n, n * cheb.shape[2])  # the k matrices side by side
 
 
 def _powers(x: np.ndarray, n: int) -> np.ndarray:
@@ -145,9 +152,22 @@ def _is_smooth(wcs) -> bool:
 
 
 def _lstsq(design: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Least squares by the normal equations: Chebyshev columns on [-1, 1] are close to
-    orthogonal, and the validation below checks the result (a tenth of ``lstsq``'s time)."""
-    return np.linalg.solve(design.T @ design, design.T @ targets)
+    """Least squares by the normal equations, for a stack of design matrices
+    ``(chips, rows, cols)`` and one ``targets`` ``(rows, k)``: Chebyshev columns on
+    [-1, 1] are close to orthogonal, and the validation checks the result (a tenth of
+    ``lstsq``'s time).  A singular system (absurd SIP terms) raises ``LinAlgError`` for
+    the whole stack: then each chip is solved alone and the singular ones get NaN (no map)."""
+    dt = design.transpose(0, 2, 1)
+    try:
+        return np.linalg.solve(dt @ design, dt @ targets)
+    except np.linalg.LinAlgError:
+        out = np.full((design.shape[0], design.shape[2], targets.shape[1]), np.nan)
+        for c in range(design.shape[0]):
+            try:
+                out[c] = np.linalg.solve(dt[c] @ design[c], dt[c] @ targets)
+            except np.linalg.LinAlgError:
+                pass
+        return out
 
 
 def _first_degree(wcs) -> int:
@@ -161,8 +181,9 @@ class PlaneMapFitter:
     """Fits :class:`PlaneMap` for the chips of one run on one plane.
 
     Chips of one shape share their sampling grid and the forward fit's design matrix
-    (kept here, per run, with its factorisation), so a chip costs one WCS call and the
-    inverse fit.
+    (kept here, per run, with its factorisation); their inverse fits and validations are
+    computed together (:meth:`fit_many`), so a chip costs one WCS call and a share of a
+    few batched array operations.
     """
 
     def __init__(self, plane: TangentPlane) -> None:
@@ -171,23 +192,66 @@ class PlaneMapFitter:
 
     def fit(self, wcs, shape: tuple[int, int]) -> PlaneMap | None:
         """The chip's :class:`PlaneMap`, or None (see :func:`fit_plane_map`)."""
-        if not _is_smooth(wcs):
-            return None
-        grid = self._grids.get(tuple(shape))
-        if grid is None:
-            grid = self._grids[tuple(shape)] = _Grid(shape)
+        return self.fit_many([wcs], [shape])[0]
+
+    def fit_many(self, wcss, shapes) -> list[PlaneMap | None]:
+        """:meth:`fit` of every chip (``wcss[k]`` of shape ``shapes[k]``)."""
+        out: list[PlaneMap | None] = [None] * len(wcss)
+        groups: dict = {}
+        for k, (wcs, shape) in enumerate(zip(wcss, shapes)):
+            if _is_smooth(wcs):
+                groups.setdefault((tuple(shape), _first_degree(wcs)), []).append(k)
+        for (shape, first), ks in groups.items():
+            grid = self._grids.get(shape)
+            if grid is None:
+                grid = self._grids[shape] = _Grid(shape)
+            # Chips per batch: the inverse fit's design matrices of the highest degree
+            # (~100 columns) stay within a few tens of MB.
+            step = max(1, int(4e6 // (grid.x.size * 100)))
+            for i in range(0, len(ks), step):
+                part = ks[i : i + step]
+                ks_ok, u, v = self._sample(wcss, part, grid)
+                if ks_ok:
+                    with np.errstate(all="ignore"):  # non-finite fits fail validation
+                        maps = grid.fit_many(u, v, first)
+                    for k, pm in zip(ks_ok, maps):
+                        out[k] = pm
+        return out
+
+    def _sample(self, wcss, ks, grid: _Grid):
+        """The grid's nodes on the plane through each ``wcss[k]``: ``(ks kept, u, v)``,
+        rows of ``u, v`` one per kept chip (a WCS that fails or goes non-finite is left
+        out: no map)."""
+        kept, ra, dec = [], [], []
         with np.errstate(all="ignore"):
+            for k in ks:
+                try:
+                    r, d = wcss[k].pixel_to_world_values(grid.x, grid.y)
+                except (ValueError, ArithmeticError):
+                    continue
+                kept.append(k)
+                ra.append(r)
+                dec.append(d)
+            if not kept:
+                return [], None, None
             try:
-                ra, dec = wcs.pixel_to_world_values(grid.x, grid.y)
-                u, v = self.plane.project(ra, dec)
-            except (ValueError, ArithmeticError):
-                return None
-        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
-            return None
-        try:
-            return grid.fit(u, v, _first_degree(wcs))
-        except np.linalg.LinAlgError:  # a degenerate WCS (absurd SIP terms): the WCS path judges it
-            return None
+                u, v = self.plane.project(np.concatenate(ra), np.concatenate(dec))
+            except ValueError:  # beyond the plane's hemisphere: no map (for this chip)
+                return ([], None, None) if len(kept) == 1 else self._sample_each(wcss, kept, grid)
+        u = u.reshape(len(kept), -1)
+        v = v.reshape(len(kept), -1)
+        finite = np.isfinite(u).all(axis=1) & np.isfinite(v).all(axis=1)
+        return [k for k, f in zip(kept, finite) if f], u[finite], v[finite]
+
+    def _sample_each(self, wcss, ks, grid: _Grid):
+        kept, us, vs = [], [], []
+        for k in ks:
+            got, u, v = self._sample(wcss, [k], grid)
+            if got:
+                kept.append(k)
+                us.append(u[0])
+                vs.append(v[0])
+        return kept, (np.stack(us) if us else None), (np.stack(vs) if vs else None)
 
 
 class _Grid:
@@ -217,29 +281,40 @@ class _Grid:
             self._forward[deg] = (np.linalg.solve(bf.T @ bf, bf.T), b[self.nf :])
         return self._forward[deg]
 
-    def fit(self, u: np.ndarray, v: np.ndarray, first: int) -> PlaneMap | None:
+    def fit_many(self, u: np.ndarray, v: np.ndarray, first: int) -> list[PlaneMap | None]:
+        """Maps of chips whose nodes landed at ``u[c], v[c]`` on the plane (rows: chips):
+        the lowest degree from ``first`` on that reproduces each chip both ways to
+        :data:`MAX_ERROR_PX` at the validation nodes, or None."""
         nf, st, half = self.nf, self.st, self.half
-        uv = np.column_stack([u, v])
+        n_chips = u.shape[0]
+        uv = np.stack([u, v], axis=2)  # (chips, nodes, 2)
         # Affine inverse (plane -> normalised pixels) and the local scale for errors in pixels.
-        lin = np.column_stack([np.ones(nf), u[:nf], v[:nf]])
-        affine = _lstsq(lin, st[:nf]).T
-        p = affine[0, 0] + affine[0, 1] * u + affine[0, 2] * v
-        q = affine[1, 0] + affine[1, 1] * u + affine[1, 2] * v
-        to_px = np.diag(half) @ affine[:, 1:]  # plane offsets -> pixel offsets
+        lin = np.stack([np.ones((n_chips, nf)), u[:, :nf], v[:, :nf]], axis=2)
+        affine = _lstsq(lin, st[:nf]).transpose(0, 2, 1)  # (chips, 2, 3)
+        p = affine[:, 0, :1] + affine[:, 0, 1:2] * u + affine[:, 0, 2:3] * v
+        q = affine[:, 1, :1] + affine[:, 1, 1:2] * u + affine[:, 1, 2:3] * v
+        to_px = half[None, :, None] * affine[:, :, 1:]  # plane offsets -> pixel offsets
+        out: list[PlaneMap | None] = [None] * n_chips
+        todo = np.arange(n_chips)
         for deg in (d for d in DEGREES if d >= first):
-            if (deg + 1) ** 2 * 2 > nf:
+            if (deg + 1) ** 2 * 2 > nf or not todo.size:
                 break
             solver, bv = self.forward(deg)
-            fwd = solver @ uv[:nf]
-            bi = _basis(p, q, deg)
-            inv = _lstsq(bi[:nf], st[:nf])
-            err_f = np.abs((bv @ fwd - uv[nf:]) @ to_px.T).max()
-            err_i = np.abs((bi[nf:] @ inv - st[nf:]) * half).max()
-            err = float(max(err_f, err_i))
-            if err <= MAX_ERROR_PX:
-                return PlaneMap(centre=self.centre, half=half, forward=_to_power(fwd, deg), affine=affine,
-                                inverse=_to_power(inv, deg), error_px=err)
-        return None
+            fwd = solver @ uv[todo, :nf]
+            bi = _basis(p[todo], q[todo], deg).reshape(todo.size, p.shape[1], -1)
+            inv = _lstsq(bi[:, :nf], st[:nf])
+            err_f = np.abs((bv @ fwd - uv[todo, nf:]) @ to_px[todo].transpose(0, 2, 1)).max(axis=(1, 2))
+            err_i = np.abs((bi[:, nf:] @ inv - st[nf:]) * half).max(axis=(1, 2))
+            err = np.maximum(err_f, err_i)
+            ok = err <= MAX_ERROR_PX  # NaN: not ok
+            good = np.flatnonzero(ok)
+            forward, inverse = _to_power_many(fwd[good], deg), _to_power_many(inv[good], deg)
+            for j, i in enumerate(good):
+                c = int(todo[i])
+                out[c] = PlaneMap(centre=self.centre, half=half, forward=forward[j], affine=affine[c],
+                                  inverse=inverse[j], error_px=float(err[i]))
+            todo = todo[~ok]
+        return out
 
 
 def fit_plane_map(wcs, shape: tuple[int, int], plane: TangentPlane) -> PlaneMap | None:
