@@ -289,12 +289,16 @@ def _side_stat(job: OverlapJob, s: int, sides: _Sides, inside, box_off, grid: "_
     x, y = grid.positions(s)
     oy, ox = chips.usable[sides.chip[o]].good.shape
     # Nearest pixel (np.rint), -1 or n outside: the padded mask's unusable border.
-    xi = np.clip(np.rint(x), -1, ox)
-    yi = np.clip(np.rint(y), -1, oy)
-    xi += 1
+    xi = np.rint(x)
+    yi = np.rint(y)
+    np.maximum(xi, -1, out=xi)
+    np.minimum(xi, ox, out=xi)
+    np.maximum(yi, -1, out=yi)
+    np.minimum(yi, oy, out=yi)
     yi += 1
     yi *= ox + 2
     yi += xi
+    yi += 1
     sel &= chips.padded(sides.chip[o])[yi.astype(np.intp)]
     values = own.data[r0 : r0 + h, c0 : c0 + w][sel]
     if not values.size:
