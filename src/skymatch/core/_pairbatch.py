@@ -46,8 +46,6 @@ __all__ = ["overlap_batch", "whole_overlaps"]
 #: (both chips of every job), which bounds the per-pixel arrays of a chunk (~80 bytes
 #: per overlap pixel) to a few tens of MB.
 CHUNK_PIXELS = 1 << 21
-#: Larger chips gain nothing from batching (their tasks are arithmetic, not overhead).
-MAX_CHIP_PIXELS = 512 * 512
 
 
 def overlap_batch(jobs: Sequence[OverlapJob]) -> list[OverlapResult]:
@@ -81,8 +79,7 @@ def _npix(chip: Chip) -> int:
 
 def _vectorisable(job: OverlapJob) -> bool:
     return (job.polygons is not None and not job.compat and job.whole and job.cells is None
-            and job.map_m is not None and job.map_n is not None
-            and _npix(job.chip_m) <= MAX_CHIP_PIXELS and _npix(job.chip_n) <= MAX_CHIP_PIXELS)
+            and job.map_m is not None and job.map_n is not None)
 
 
 def _chunks(jobs: Sequence[OverlapJob]) -> Iterator[list[int]]:
