@@ -24,10 +24,10 @@ from ._cells import (
     grid_cell_statistics,
 )
 from ._context import RunContext
-from ._footprint import TangentPlane, footprint_world, unit_vectors
+from ._footprint import TangentPlane, footprint_pixels, footprint_world, unit_vectors
 from ._masks import BitFlags
 from ._pixmap import Transform, map_block, wcs_transform
-from ._planemap import PlaneMap, PlaneMapFitter
+from ._planemap import PlaneMap, PlaneMapFitter, fit_nodes
 from ._raster import raster_centres, raster_reference
 from ._skymodel import monomials
 from ._stats import SkyStatParams, StatisticError, StatResult, sky_statistic
@@ -55,7 +55,10 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
     """
     # The main thread, before any task of the stage runs: the chips' WCSs are not in use
     # elsewhere, so no copies.
-    rings = [footprint_world(c.wcs, c.shape, corners_only=compat) for c in chips]
+    if compat:
+        rings = [footprint_world(c.wcs, c.shape, corners_only=True) for c in chips]
+    else:
+        rings, nodes = _outlines_and_nodes(chips)
     all_ra = np.concatenate([r[0] for r in rings])
     all_dec = np.concatenate([r[1] for r in rings])
     plane = TangentPlane.from_points(all_ra, all_dec)
@@ -66,8 +69,32 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
     else:
         xyz = ()
         fitter = PlaneMapFitter(plane)
-        maps = tuple(fitter.fit_many([c.wcs for c in chips], [c.shape for c in chips]))
+        maps = tuple(fitter.fit_many([c.wcs for c in chips], [c.shape for c in chips], sky=nodes))
     return Footprints(plane=plane, polygons=polys, corners_xyz=xyz, maps=maps)
+
+
+def _outlines_and_nodes(chips: list[Chip]):
+    """Each chip's outline (:func:`footprint_world`) and its plane-map nodes
+    (:func:`~skymatch.core._planemap.fit_nodes`) on the sky, from one WCS call per chip
+    (RA, Dec pairs; None for nodes where that call fails: the outline alone then)."""
+    rings, nodes, grid = [], [], {}
+    for c in chips:
+        ox, oy = footprint_pixels(c.shape, corners_only=False)
+        shape = tuple(c.shape)
+        if shape not in grid:
+            grid[shape] = fit_nodes(shape)
+        gx, gy = grid[shape]
+        try:
+            with np.errstate(all="ignore"):
+                ra, dec = c.wcs.pixel_to_world_values(np.concatenate([ox, gx]), np.concatenate([oy, gy]))
+        except (ValueError, ArithmeticError):
+            rings.append(footprint_world(c.wcs, c.shape))
+            nodes.append(None)
+            continue
+        ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
+        rings.append((ra[: ox.size], dec[: ox.size]))
+        nodes.append((ra[ox.size :], dec[ox.size :]))
+    return rings, nodes
 
 
 def _polygons(plane: TangentPlane, chips: list[Chip], rings, all_ra, all_dec) -> tuple:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ._footprint import TangentPlane
 
-__all__ = ["MAX_ERROR_PX", "PlaneMap", "PlaneMapFitter", "fit_plane_map"]
+__all__ = ["MAX_ERROR_PX", "PlaneMap", "PlaneMapFitter", "fit_nodes", "fit_plane_map"]
 
 #: Largest error of a fitted map (either direction) at the validation points, in pixels.
 MAX_ERROR_PX = 1e-6
@@ -194,8 +194,9 @@ class PlaneMapFitter:
         """The chip's :class:`PlaneMap`, or None (see :func:`fit_plane_map`)."""
         return self.fit_many([wcs], [shape])[0]
 
-    def fit_many(self, wcss, shapes) -> list[PlaneMap | None]:
-        """:meth:`fit` of every chip (``wcss[k]`` of shape ``shapes[k]``)."""
+    def fit_many(self, wcss, shapes, sky=None) -> list[PlaneMap | None]:
+        """:meth:`fit` of every chip (``wcss[k]`` of shape ``shapes[k]``); ``sky[k]``, when
+        given, is the chip's ``(ra, dec)`` at :func:`fit_nodes` (None: computed here)."""
         out: list[PlaneMap | None] = [None] * len(wcss)
         groups: dict = {}
         for k, (wcs, shape) in enumerate(zip(wcss, shapes)):
@@ -206,11 +207,11 @@ class PlaneMapFitter:
             if grid is None:
                 grid = self._grids[shape] = _Grid(shape)
             # Chips per batch: the inverse fit's design matrices of the highest degree
-            # (~100 columns) stay within a few tens of MB.
-            step = max(1, int(4e6 // (grid.x.size * 100)))
+            # (~100 columns) stay within ~10 MB (more chips per batch gain nothing).
+            step = max(1, int(1e6 // (grid.x.size * 100)))
             for i in range(0, len(ks), step):
                 part = ks[i : i + step]
-                ks_ok, u, v = self._sample(wcss, part, grid)
+                ks_ok, u, v = self._sample(wcss, part, grid, sky)
                 if ks_ok:
                     with np.errstate(all="ignore"):  # non-finite fits fail validation
                         maps = grid.fit_many(u, v, first)
@@ -218,17 +219,20 @@ class PlaneMapFitter:
                         out[k] = pm
         return out
 
-    def _sample(self, wcss, ks, grid: _Grid):
-        """The grid's nodes on the plane through each ``wcss[k]``: ``(ks kept, u, v)``,
-        rows of ``u, v`` one per kept chip (a WCS that fails or goes non-finite is left
-        out: no map)."""
+    def _sample(self, wcss, ks, grid: _Grid, sky=None):
+        """The grid's nodes on the plane through each ``wcss[k]`` (or at ``sky[k]``):
+        ``(ks kept, u, v)``, rows of ``u, v`` one per kept chip (a WCS that fails or goes
+        non-finite is left out: no map)."""
         kept, ra, dec = [], [], []
         with np.errstate(all="ignore"):
             for k in ks:
-                try:
-                    r, d = wcss[k].pixel_to_world_values(grid.x, grid.y)
-                except (ValueError, ArithmeticError):
-                    continue
+                if sky is not None and sky[k] is not None:
+                    r, d = sky[k]
+                else:
+                    try:
+                        r, d = wcss[k].pixel_to_world_values(grid.x, grid.y)
+                    except (ValueError, ArithmeticError):
+                        continue
                 kept.append(k)
                 ra.append(r)
                 dec.append(d)
@@ -237,21 +241,27 @@ class PlaneMapFitter:
             try:
                 u, v = self.plane.project(np.concatenate(ra), np.concatenate(dec))
             except ValueError:  # beyond the plane's hemisphere: no map (for this chip)
-                return ([], None, None) if len(kept) == 1 else self._sample_each(wcss, kept, grid)
+                return ([], None, None) if len(kept) == 1 else self._sample_each(wcss, kept, grid, sky)
         u = u.reshape(len(kept), -1)
         v = v.reshape(len(kept), -1)
         finite = np.isfinite(u).all(axis=1) & np.isfinite(v).all(axis=1)
         return [k for k, f in zip(kept, finite) if f], u[finite], v[finite]
 
-    def _sample_each(self, wcss, ks, grid: _Grid):
+    def _sample_each(self, wcss, ks, grid: _Grid, sky):
         kept, us, vs = [], [], []
         for k in ks:
-            got, u, v = self._sample(wcss, [k], grid)
+            got, u, v = self._sample(wcss, [k], grid, sky)
             if got:
                 kept.append(k)
                 us.append(u[0])
                 vs.append(v[0])
         return kept, (np.stack(us) if us else None), (np.stack(vs) if vs else None)
+
+
+def fit_nodes(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel positions ``(x, y)`` where a chip of ``shape`` is sampled for its map."""
+    g = _Grid(tuple(shape))
+    return g.x, g.y
 
 
 class _Grid:
