@@ -170,7 +170,7 @@ def _data_bytes(h: dict, *, primary: bool) -> int:
     gcount = h.get("GCOUNT", 1)
     if not isinstance(pcount, int) or not isinstance(gcount, int):
         raise _UnsupportedError("PCOUNT/GCOUNT")
-    return abs(bitpix) // 8 * gcount * (pcount + int(np.prod(dims, dtype=np.int64)))
+    return abs(bitpix) // 8 * gcount * (pcount + math.prod(dims))
 
 
 def _read_header(fh, offset: int) -> tuple[bytes, int]:

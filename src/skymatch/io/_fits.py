@@ -277,7 +277,8 @@ def _check_wcs_keywords(hdr: fits.Header, label: str) -> None:
                        for i in (1, 2)])
         m = np.diag([float(hdr.get("CDELT1", 1.0)), float(hdr.get("CDELT2", 1.0))]) @ pc
         what = "PC matrix times CDELT"
-    if abs(np.linalg.det(m)) <= 1e-30 * max(1.0, float(np.abs(m).max()) ** 2) or np.abs(m).max() == 0:
+    det = float(m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
+    if abs(det) <= 1e-30 * max(1.0, float(np.abs(m).max()) ** 2) or np.abs(m).max() == 0:
         raise InputError(f"{label}: the {what} is singular ({', '.join(f'{x:g}' for x in m.ravel())}); "
                          "fix the WCS keywords")
 
@@ -480,7 +481,8 @@ def _chips_of(f, spec: InputSpec, st, compat: bool, unknown: list) -> list[Chip]
         mask_path = None
         if spec.masks:
             mask_path = spec.masks[k] if len(spec.masks) == len(idxs) else spec.masks[0]
-        token = f"{os.path.realpath(path)}:{st.st_mtime_ns}:{st.st_size}:{i}"
+        # The file (device, inode: the same through any link) as it is now, and the chip.
+        token = f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}:{st.st_size}:{i}"
         # Absolute paths: tasks may run in other processes or on Dask workers whose
         # working folder is not this one.
         pixels = FitsPixels(os.path.abspath(path), i, dq, mask_path and os.path.abspath(mask_path), token,

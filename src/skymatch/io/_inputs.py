@@ -98,12 +98,11 @@ def expand_inputs(inputs: str | os.PathLike | Iterable) -> list[InputSpec]:
         raise InputError("no input files given")
     seen: dict[object, str] = {}
     for s in specs:
-        key: object = os.path.realpath(s.path)
         try:
-            st = os.stat(key)
-            key = (st.st_dev, st.st_ino)
+            st = os.stat(s.path)  # follows links: the file itself
+            key: object = (st.st_dev, st.st_ino)
         except OSError:
-            pass  # missing: reported by the reader
+            key = os.path.realpath(s.path)  # missing: reported by the reader
         if key in seen:
             how = "" if os.path.realpath(s.path) == os.path.realpath(seen[key]) else " (the same file through a link)"
             raise InputError(f"{s.path}: given more than once (also as {seen[key]}{how}); list each input once")
