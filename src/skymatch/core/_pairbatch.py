@@ -43,8 +43,8 @@ from ._stats import StatisticError, StatResult, sky_statistic
 __all__ = ["overlap_batch", "whole_overlaps"]
 
 #: Jobs go through :func:`whole_overlaps` in chunks of at most this many chip pixels
-#: (both chips of every job), which bounds the per-pixel arrays of a chunk (~80 bytes
-#: per overlap pixel) to a few tens of MB.
+#: (both chips of every job), which bounds the running sums over a chunk's side boxes
+#: (~35 bytes per box pixel, transient) to ~70 MB.
 CHUNK_PIXELS = 1 << 21
 
 
@@ -284,7 +284,7 @@ def _side_stat(job: OverlapJob, s: int, sides: _Sides, inside, box_off, grid: "_
     if not sel.any():
         return None
     x, y = grid.positions(s)
-    oy, ox = chips.usable[sides.chip[o]].good.shape
+    oy, ox = int(sides.ny[o]), int(sides.nx[o])
     # Nearest pixel (np.rint), -1 or n outside: the padded mask's unusable border.
     xi = np.rint(x)
     yi = np.rint(y)

@@ -174,17 +174,8 @@ class HeaderBatch:
         """:func:`header_patches` from ``layout`` when it is current, else from a scan."""
         if layout is not None:
             fast = header_patches(plan.path, updates, self._images, layout)
-            if fast is not None:
-                try:
-                    fd = os.open(plan.path, os.O_RDONLY)
-                except OSError:
-                    fd = -1
-                if fd >= 0:
-                    try:
-                        if layout_is_current(fd, plan.st.st_size, layout, fast):
-                            return fast
-                    finally:
-                        os.close(fd)
+            if fast is not None and _layout_holds(plan, layout, fast):
+                return fast
         return header_patches(plan.path, updates, self._images)
 
     def _stage_patches(self, plan: _FilePlan, patches) -> None:
@@ -330,6 +321,21 @@ class HeaderBatch:
             if isinstance(exc, OSError):
                 raise write_error(plans[0].label, exc, action="cannot update") from None
             raise
+
+
+def _layout_holds(plan: _FilePlan, layout, patches) -> bool:
+    """Whether the file still has the header bytes ``layout`` recorded where ``patches``
+    write (False when it cannot be read: then it is scanned, and any error shows there)."""
+    try:
+        fd = os.open(plan.path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return layout_is_current(fd, plan.st.st_size, layout, patches)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _why(exc: BaseException) -> str:
