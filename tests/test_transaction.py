@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,57 @@ def test_file_system_refusals_are_one_line_and_change_nothing(err, text, files, 
         code, _, e = cli(capsys, "sky", *files, "--skymethod", "localmin", *args)
         assert code == 1 and text in one_line_error(e)
         assert digest(files) == before and not (tmp_path / "t.csv").exists()
+
+
+# ----------------------------------------------------------------- staged files made durable
+def test_every_staged_output_is_fsynced_before_anything_is_put_in_place(files, tmp_path, capsys, monkeypatch):
+    # Products, tables, pictures and the page are fsynced in the background while the
+    # run goes on; the commit must wait for every one before it changes an input or
+    # renames an output into place.
+    from skymatch.io import _transaction
+
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = _transaction.fsync_file, os.replace
+
+    def slow_fsync(path):
+        time.sleep(0.05)  # still running when the run reaches its commit, unless waited for
+        real_fsync(path)
+        events.append(("synced", os.path.basename(path)))
+
+    def replace(src, dst, *a, **k):
+        if ".skymatch-stage-" in str(src) and ".skymatch-stage-" not in str(dst):
+            events.append(("placed", os.path.basename(str(dst))))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(_transaction, "fsync_file", slow_fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    out = tmp_path / "cmp"
+    code, _, e = cli(capsys, "compare", *files, "--outdir", out, "--methods", "localmin,match")
+    assert code == 0, e
+    synced = [name for kind, name in events if kind == "synced"]
+    placed = [name for kind, name in events if kind == "placed"]
+    assert sorted(placed) == sorted(p.name for p in out.iterdir() if p.name != "skymatch.log")
+    assert sorted(synced) == sorted(placed)  # every output, each once
+    first_placed = next(k for k, (kind, _) in enumerate(events) if kind == "placed")
+    assert all(kind == "synced" for kind, _ in events[:first_placed]) and len(synced) == first_placed
+
+
+def test_a_failed_background_fsync_fails_the_run_and_changes_nothing(files, tmp_path, capsys, monkeypatch):
+    from skymatch.io import _transaction
+
+    def failing(path):
+        if path.endswith("_drz_wht.fits"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), path)
+
+    monkeypatch.setattr(_transaction, "fsync_file", failing)
+    before = digest(files)
+    code, _, e = cli(capsys, "run", *files, "--output", tmp_path / "m", "--skymethod", "match")
+    assert code == 1
+    line = one_line_error(e)
+    assert "_drz_wht.fits" in line and "input/output error" in line.lower(), line
+    assert digest(files) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "in") in ([], ["m_skymatch.log"])
+    assert leftovers(tmp_path, tmp_path / "in") == []
 
 
 # ----------------------------------------------------------------- full disk (no root needed)

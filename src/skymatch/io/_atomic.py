@@ -27,7 +27,7 @@ from typing import IO
 
 from ..exceptions import WriteError
 
-__all__ = ["TMP_PREFIX", "atomic_write", "atomic_write_text", "fsync_dir", "new_file_mode",
+__all__ = ["TMP_PREFIX", "atomic_write", "atomic_write_text", "fsync_dir", "fsync_file", "new_file_mode",
            "locked_temp", "describe_os_error", "write_error", "clean_orphans", "is_orphan",
            "temp_owner_pid"]
 
@@ -82,6 +82,15 @@ def new_file_mode() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def fsync_file(path: str) -> None:
+    """Make a written file's data durable (``fsync``); raises ``OSError`` when it fails."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(directory: str) -> None:
@@ -175,7 +184,7 @@ def locked_temp(directory: str, kind: str = "tmp") -> tuple[int, str]:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
-                 overwrite: bool = True, mode: int | None = None) -> str:
+                 overwrite: bool = True, mode: int | None = None, durable: bool = True) -> str:
     """Create or replace ``path`` atomically with what ``write(fileobj)`` writes.
 
     Parameters
@@ -188,6 +197,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
         Replace an existing file (else :class:`~skymatch.exceptions.WriteError`).
     mode : int, optional
         Permission bits (default: those of the file replaced, else ``0o666 & ~umask``).
+    durable : bool
+        fsync the file and its folder (default).  ``False`` is for files staged by a run,
+        whose transaction makes them durable before putting them in place.
 
     Returns
     -------
@@ -218,7 +230,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
         write(fh)
         fh.flush()
         close_writer(fh, raw)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
         os.fchmod(fd, mode)
         os.replace(tmp, path)
     except BaseException as exc:
@@ -233,7 +246,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
             raise write_error(path, cause) from None
         raise
     os.close(fd)
-    fsync_dir(directory)
+    if durable:
+        fsync_dir(directory)
     return path
 
 

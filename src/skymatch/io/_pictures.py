@@ -101,7 +101,8 @@ class PictureWriter:
     matplotlib's drawing.  Paths are staged in the caller's thread (a run's transaction
     is not shared between threads); each worker encodes and writes its own file
     atomically.  Leaving the ``with`` block waits for every file and raises the first
-    error.
+    error; a transaction's files are then handed to it to be made durable before its
+    commit (:meth:`~skymatch.io._transaction.RunTransaction.sync_later`).
 
     Parameters
     ----------
@@ -117,6 +118,7 @@ class PictureWriter:
         self._transaction = transaction
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="skymatch-pictures")
         self._jobs: list = []
+        self._staged: list[str] = []
 
     def __enter__(self) -> Self:
         return self
@@ -126,6 +128,8 @@ class PictureWriter:
             if exc_type is None:  # else the caller's error is the one to see
                 for job in self._jobs:
                     job.result()
+                if self._transaction is not None:
+                    self._transaction.sync_later(self._staged)  # durable before the commit
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -134,9 +138,12 @@ class PictureWriter:
         return self._pool.submit(fn, *args)
 
     def _put(self, path: str, encode) -> str:
-        target = (self._transaction.staging_path(path, overwrite=True) if self._transaction is not None
-                  else path)
-        self._jobs.append(self._pool.submit(atomic_write, target, lambda fh: fh.write(encode())))
+        if self._transaction is None:
+            self._jobs.append(self._pool.submit(atomic_write, path, lambda fh: fh.write(encode())))
+            return path
+        target = self._transaction.staging_path(path, overwrite=True)
+        self._staged.append(target)
+        self._jobs.append(self._pool.submit(atomic_write, target, lambda fh: fh.write(encode()), durable=False))
         return path
 
     def png(self, rgb: np.ndarray, path: str) -> str:

@@ -472,8 +472,15 @@ def read_block(slot: ImageSlot, row0: int, row1: int, col0: int, col1: int) -> n
     return a.astype(a.dtype.newbyteorder("="), copy=False)
 
 
-def finish_products(staged: StagedProducts, *, ctx_table: Sequence[Sequence[int]] | None = None) -> list[str]:
-    """Append ``CTXTAB`` (table context), fsync, set permissions and rename into place."""
+def finish_products(staged: StagedProducts, *, ctx_table: Sequence[Sequence[int]] | None = None,
+                    sync: bool = True) -> list[str]:
+    """Append ``CTXTAB`` (table context), fsync, set permissions and rename into place.
+
+    ``sync=False`` leaves the fsync to the caller, who must make the files durable
+    before they are put anywhere a reader expects a complete product (a run's
+    transaction does it in the background and waits for it before its commit:
+    :meth:`~skymatch.io._transaction.RunTransaction.sync_later`).
+    """
     tail = _table_bytes(ctxtab(ctx_table or ())) if staged.context == "table" else b""
     for f in staged.files:
         with open(f.tmp, "r+b") as fh:
@@ -481,12 +488,14 @@ def finish_products(staged: StagedProducts, *, ctx_table: Sequence[Sequence[int]
                 fh.seek(0, os.SEEK_END)
                 fh.write(tail)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.chmod(f.tmp, f.mode)
     for f in staged.files:
         os.replace(f.tmp, f.final)
-    for d in {os.path.dirname(os.path.abspath(f.final)) for f in staged.files}:
-        fsync_dir(d)
+    if sync:
+        for d in {os.path.dirname(os.path.abspath(f.final)) for f in staged.files}:
+            fsync_dir(d)
     return [f.final for f in staged.files]
 
 

@@ -10,10 +10,12 @@
    :meth:`~RunTransaction.check_table`, :meth:`~RunTransaction.check_products` and
    :meth:`~RunTransaction.output_folder` validate every output (name, format, folder,
    overwrite, permissions) before anything is computed.
-2. **stage** — products are written complete (and fsynced) into a locked staging folder
-   ``.skymatch-stage-<pid>-<random>`` beside their final place; header updates are
-   prepared in a :class:`~skymatch.io._journal.HeaderBatch`.
-3. **commit** — inputs' identities re-checked (nobody changed them meanwhile), output
+2. **stage** — products are written complete into a locked staging folder
+   ``.skymatch-stage-<pid>-<random>`` beside their final place and fsynced (mosaics in
+   the background while the run goes on: :meth:`~RunTransaction.sync_later`); header
+   updates are prepared in a :class:`~skymatch.io._journal.HeaderBatch`.
+3. **commit** — every product's fsync finished (a failed one fails the run), inputs'
+   identities re-checked (nobody changed them meanwhile), output
    folders locked and overwrite re-checked, then the inputs are updated all or nothing
    (journal), and last the products are renamed into place.
 4. **rollback** on any error (``KeyboardInterrupt`` included): staged files and folders
@@ -38,7 +40,16 @@ from types import MappingProxyType
 from typing import IO, Self
 
 from ..exceptions import InputError, WriteError
-from ._atomic import TMP_PREFIX, atomic_write, clean_orphans, describe_os_error, fsync_dir, new_file_mode, write_error
+from ._atomic import (
+    TMP_PREFIX,
+    atomic_write,
+    clean_orphans,
+    describe_os_error,
+    fsync_dir,
+    fsync_file,
+    new_file_mode,
+    write_error,
+)
 from ._inputs import InputSpec, expand_inputs
 from ._journal import HeaderBatch, is_compressed, journal_references, recover_directory
 from ._locks import FileIdentity, PathLock, lock_path
@@ -110,6 +121,8 @@ class RunTransaction:
         self._created: list[str] = []
         self._prepared: set[str] = set()
         self._done = False
+        self._syncs: list = []  # background fsyncs of staged products (sync_later)
+        self._sync_pool = None
         self.restored: list[str] = []  # files put back by the recovery of a killed run
 
     # ------------------------------------------------------------ context manager
@@ -267,13 +280,38 @@ class RunTransaction:
             out.append(by_stage[s_abs])
         return out
 
+    def sync_later(self, staged: Iterable[str]) -> None:
+        """Make staged files durable in the background (``fsync``, a few at a time so the
+        file system can write them together); :meth:`commit` waits for every one before
+        it changes anything, and a failed one fails the run."""
+        if self._sync_pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._sync_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="skymatch-fsync")
+        self._syncs += [(s, self._sync_pool.submit(fsync_file, s)) for s in staged]
+
+    def _wait_for_syncs(self) -> None:
+        """Wait for :meth:`sync_later`'s fsyncs; raise the first failure as a WriteError."""
+        syncs, self._syncs = self._syncs, []
+        pool, self._sync_pool = self._sync_pool, None
+        try:
+            for path, fut in syncs:
+                try:
+                    fut.result()
+                except OSError as exc:
+                    raise write_error(path, exc, action="cannot write the product") from None
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
     def write(self, path: str, write: Callable[[IO[bytes]], None], *, overwrite: bool = True) -> str:
         """Stage a file: ``write(fileobj)`` now, into place at commit; returns ``path``.
 
         Tables, pictures and pages replace an older version unless ``overwrite=False``
         (validated products keep the rule they were validated with).
         """
-        atomic_write(self.staging_path(path, overwrite=overwrite), write)
+        staged = atomic_write(self.staging_path(path, overwrite=overwrite), write, durable=False)
+        self.sync_later([staged])
         return path
 
     # ------------------------------------------------------------ commit / rollback
@@ -282,6 +320,7 @@ class RunTransaction:
         if self._done:
             return []
         try:
+            self._wait_for_syncs()  # the products are complete on disk before anything changes
             for real, ident in self._identity.items():
                 try:
                     now = FileIdentity.of(os.stat(real))
@@ -341,6 +380,10 @@ class RunTransaction:
         """Forget everything staged, remove folders this run created, release locks."""
         if self._done:
             return
+        try:
+            self._wait_for_syncs()  # no thread left writing into the staging folder
+        except (WriteError, OSError):
+            pass  # the run is being rolled back: its products go anyway
         self._headers.abort()
         for name, fd in self._stages.values():
             shutil.rmtree(name, ignore_errors=True)

@@ -292,7 +292,11 @@ def drizzle_products(chips: Sequence[Chip], skies: dict, frame, outputs: dict[st
         # Commit: every block is written; rename the products into place.
         out = {}
         for label in plan.labels:
-            paths = finish_products(staged.pop(label), ctx_table=table)
+            # In a run, the products' fsyncs go on in the background (the pictures that
+            # follow need the CPU, the fsyncs the disk); the commit waits for them.
+            paths = finish_products(staged.pop(label), ctx_table=table, sync=txn is None)
+            if txn is not None:
+                txn.sync_later(paths)
             final = txn.adopt(paths) if txn is not None else paths
             out[label] = MosaicProduct(label=label, paths=tuple(final), frame=frame, exptime=plan.exptime,
                                        ndrizim=plan.ndrizim, skies=dict(plan.skies[label]), params=params,
