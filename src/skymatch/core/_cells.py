@@ -122,13 +122,17 @@ class DifferenceCells:
         return cls(np.zeros(0, np.int64), z, z, z, np.zeros(0, np.int64), pos, pos, order)
 
 
-def _blocks(a: np.ndarray, size: int, fill) -> np.ndarray:
-    """``a`` (2-D) padded with ``fill`` to whole cells and laid out one cell per row."""
+def _blocks(a: np.ndarray, size: int, fill, lead: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """``a`` (2-D) placed ``lead`` (rows, columns) into a grid of whole cells of ``size``
+    filled with ``fill``, laid out one cell per row."""
     ny, nx = a.shape
-    py, px = -ny % size, -nx % size
-    if py or px:
-        a = np.pad(a, ((0, py), (0, px)), constant_values=fill)
-    gy, gx = a.shape[0] // size, a.shape[1] // size
+    pr, pc = lead
+    gy, gx = -(-(ny + pr) // size), -(-(nx + pc) // size)
+    if (pr, pc) != (0, 0) or (gy * size, gx * size) != (ny, nx):
+        # One padded copy (np.pad costs two passes and a Python layer per call).
+        full = np.full((gy * size, gx * size), fill, dtype=a.dtype)
+        full[pr : pr + ny, pc : pc + nx] = a
+        a = full
     return a.reshape(gy, size, gx, size).transpose(0, 2, 1, 3).reshape(gy * gx, size * size)
 
 
@@ -175,15 +179,17 @@ def _grid_positions(w: np.ndarray, nn: np.ndarray, x0, y0, size: int, order: int
     return np.asarray(x0, float) + mlx, np.asarray(y0, float) + mly, moments
 
 
-def _dense_positions(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, nn: np.ndarray, order: int):
+def _dense_positions(xs: np.ndarray, ys: np.ndarray, w: np.ndarray, present: np.ndarray, nn: np.ndarray,
+                     order: int):
     """Mean positions and central moments of kept pixels at arbitrary positions (one cell
-    per row)."""
-    mx = (xs * w).sum(axis=1) / nn
-    my = (ys * w).sum(axis=1) / nn
+    per row) of the ``present`` cells."""
+    mx = _row_sums(xs, w)[present] / nn
+    my = _row_sums(ys, w)[present] / nn
     mons = monomials(order)
     moments = np.zeros((nn.size, len(mons)))
     moments[:, 0] = 1.0
     if order >= 2:
+        xs, ys, w = xs[present], ys[present], w[present]
         dx = xs - mx[:, None]
         dy = ys - my[:, None]
         for k, (i, j) in enumerate(mons):
@@ -208,9 +214,7 @@ def dense_difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xn: 
     pr, pc = r0 % size, c0 % size
 
     def lay(a, fill):
-        if pr or pc:
-            a = np.pad(a, ((pr, 0), (pc, 0)), constant_values=fill)
-        return _blocks(a, size, fill)
+        return _blocks(a, size, fill, (pr, pc))
 
     w0 = lay(use, False)
     w, n, mean, var = _clip_dense(lay(np.where(use, bm - bn, 0.0), 0.0), w0, lsigma, usigma, nclip)
@@ -221,13 +225,19 @@ def dense_difference_cells(bm: np.ndarray, bn: np.ndarray, rho: np.ndarray, xn: 
     row0, col0 = (r0 - pr) // size, (c0 - pc) // size
     keys = cell_keys((row0 + present // gx) * size, (col0 + present % gx) * size, size, ncols)
     wp, nn = w[present], n[present]
-    rho_mean = (lay(rho, 0.0)[present] * wp).sum(axis=1) / nn
-    value_m = (lay(np.where(use, bm, 0.0), 0.0)[present] * wp).sum(axis=1) / nn
+    rho_mean = _row_sums(lay(rho, 0.0), w)[present] / nn
+    value_m = _row_sums(lay(np.where(use, bm, 0.0), 0.0), w)[present] / nn
     sigma = np.sqrt(var[present] * 2.0 / (1.0 + rho_mean) / nn)
     pos_m = _grid_positions(wp, nn, (col0 + present % gx) * size, (row0 + present // gx) * size, size, order)
-    pos_n = _dense_positions(lay(xn, 0.0)[present], lay(yn, 0.0)[present], wp, nn, order)
+    pos_n = _dense_positions(lay(xn, 0.0), lay(yn, 0.0), w, present, nn, order)
     return DifferenceCells(keys.astype(np.int64), mean[present], value_m, sigma, nn.astype(np.int64),
                            pos_m, pos_n, order)
+
+
+def _row_sums(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``(a * w).sum(axis=1)``: every row (cell) summed as numpy sums it (pairwise), the
+    same bits whichever rows are kept afterwards (so no copy of the kept rows is made)."""
+    return (a * w).sum(axis=1)
 
 
 def _clip_dense(v: np.ndarray, w0: np.ndarray, lsigma: float, usigma: float, nclip: int):
