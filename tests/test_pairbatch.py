@@ -119,3 +119,21 @@ def test_jobs_it_cannot_take_run_one_by_one_in_order():
         assert (b.cells is None) == (s.cells is None)
         if s.cells is not None:
             np.testing.assert_array_equal(b.cells.diff, s.cells.diff)
+
+
+def test_nearest_pixel_lookup_is_exact_on_chips_beyond_2_to_the_24_pixels():
+    # Positions arrive as float32; the flat index of a pixel of a 4,200 x 4,300 chip
+    # (> 2**24) must not be computed in float32, where odd indices round away.
+    from skymatch.core._pairs import _lookup_good, lookup_padded, padded_mask
+
+    rng = np.random.default_rng(24)
+    good = rng.random((4200, 4300)) < 0.5
+    y, x = np.mgrid[4100:4200, 4200:4300]
+    xf = (x + rng.uniform(-0.49, 0.49, x.shape)).astype(np.float32)
+    yf = (y + rng.uniform(-0.49, 0.49, y.shape)).astype(np.float32)
+    want = good[y, x]
+    assert np.array_equal(_lookup_good(xf, yf, good), want)
+    assert np.array_equal(lookup_padded(xf, yf, padded_mask(good), good.shape), want)
+    # Outside the chip and not-a-number positions are unusable.
+    odd = np.array([-0.6, 4299.6, np.nan, 10.0], dtype=np.float32)
+    assert not _lookup_good(odd, np.array([5, 5, 5, np.nan], dtype=np.float32), good).any()

@@ -35,7 +35,7 @@ import numpy as np
 import shapely
 
 from ..models import Chip
-from ._pairs import OverlapJob, OverlapResult, _plane_rings, _unpack, overlap_task
+from ._pairs import OverlapJob, OverlapResult, _plane_rings, _unpack, lookup_padded, overlap_task, padded_mask
 from ._pixmap import PIXMAP_STEP
 from ._planemap import PlaneMap
 from ._stats import StatisticError, StatResult, sky_statistic
@@ -168,10 +168,7 @@ class _Chips:
     def padded(self, i: int) -> np.ndarray:
         p = self._padded.get(i)
         if p is None:
-            good = self.usable[i].good
-            p = np.zeros((good.shape[0] + 2, good.shape[1] + 2), dtype=bool)
-            p[1:-1, 1:-1] = good
-            p = self._padded[i] = p.ravel()
+            p = self._padded[i] = padded_mask(self.usable[i].good)
         return p
 
 
@@ -284,19 +281,7 @@ def _side_stat(job: OverlapJob, s: int, sides: _Sides, inside, box_off, grid: "_
     if not sel.any():
         return None
     x, y = grid.positions(s)
-    oy, ox = int(sides.ny[o]), int(sides.nx[o])
-    # Nearest pixel (np.rint), -1 or n outside: the padded mask's unusable border.
-    xi = np.rint(x)
-    yi = np.rint(y)
-    np.maximum(xi, -1, out=xi)
-    np.minimum(xi, ox, out=xi)
-    np.maximum(yi, -1, out=yi)
-    np.minimum(yi, oy, out=yi)
-    yi += 1
-    yi *= ox + 2
-    yi += xi
-    yi += 1
-    sel &= chips.padded(sides.chip[o])[yi.astype(np.intp)]
+    sel &= lookup_padded(x, y, chips.padded(sides.chip[o]), (int(sides.ny[o]), int(sides.nx[o])))
     values = own.data[r0 : r0 + h, c0 : c0 + w][sel]
     if not values.size:
         return None

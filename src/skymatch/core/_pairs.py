@@ -272,14 +272,35 @@ def _raster(side: _Side, job: OverlapJob):
 
 def _lookup_good(x: np.ndarray, y: np.ndarray, good_to: np.ndarray) -> np.ndarray:
     """Whether the positions ``x, y`` (pixels of the other chip) land on a usable pixel
-    there (nearest pixel; outside the chip counts as unusable)."""
-    ny, nx = good_to.shape
+    there (nearest pixel; outside the chip, or not a number, counts as unusable)."""
+    return lookup_padded(x, y, padded_mask(good_to), good_to.shape)
+
+
+def padded_mask(good: np.ndarray) -> np.ndarray:
+    """``good`` with a one-pixel unusable border, raveled (for :func:`lookup_padded`)."""
+    p = np.zeros((good.shape[0] + 2, good.shape[1] + 2), dtype=bool)
+    p[1:-1, 1:-1] = good
+    return p.ravel()
+
+
+def lookup_padded(x: np.ndarray, y: np.ndarray, padded: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The usable flag of the nearest pixel (``np.rint``) of each position in a chip of
+    ``shape`` through its :func:`padded_mask`: a position outside (or NaN) lands on the
+    border, so one lookup replaces masks of the positions inside."""
+    ny, nx = shape
     xi = np.rint(x)
     yi = np.rint(y)
-    inside = (xi >= 0) & (xi < nx) & (yi >= 0) & (yi < ny)  # False for NaN too
-    out = np.zeros(xi.shape, dtype=bool)
-    out[inside] = good_to[yi[inside].astype(np.intp), xi[inside].astype(np.intp)]
-    return out
+    np.fmax(xi, -1, out=xi)  # fmax/fmin: a NaN becomes the bound (outside)
+    np.fmin(xi, nx, out=xi)
+    np.fmax(yi, -1, out=yi)
+    np.fmin(yi, ny, out=yi)
+    # The flat index in integers (float32 positions would round it beyond 2**24 pixels).
+    idx = yi.astype(np.intp)
+    idx += 1
+    idx *= nx + 2
+    idx += xi.astype(np.intp)
+    idx += 1
+    return padded[idx]
 
 
 class _Side:
