@@ -552,3 +552,22 @@ def test_align_and_tweakback_from_python(tmp_path):
     assert moved and all(after[r][0] < 0.05 for r in after), after
     with pytest.raises(InputError, match="would apply the correction twice"):
         skymatch.tweakback(other)
+
+
+def test_compare_without_the_flatness_score_gives_the_same_skies_and_mosaics(small_mosaic, tmp_path):
+    # flatness=False leaves out the overlap residual cells (half the sky time on large
+    # chips) and what shows them; the skies and mosaics are those of a full compare.
+    d, _ = small_mosaic
+    full = skymatch.compare(str(d / "*_flt.fits"), outdir=tmp_path / "full", methods="localmin,match")
+    bare = skymatch.compare(str(d / "*_flt.fits"), outdir=tmp_path / "bare", methods="localmin,match",
+                            flatness=False)
+    for lab in ("localmin", "match"):
+        assert full.sky.results[lab].flatness is not None and bare.sky.results[lab].flatness is None
+        for a, b in zip(full.products[lab], bare.products[lab]):
+            assert np.array_equal(fits.getdata(a), fits.getdata(b), equal_nan=True), a
+    assert np.array_equal(np.asarray(full.to_table()["match"]), np.asarray(bare.to_table()["match"]))
+    made = sorted(p.name for p in (tmp_path / "bare").iterdir())
+    assert "flatness.csv" in os.listdir(tmp_path / "full") and "flatness.csv" not in made
+    assert not [m for m in made if m.endswith("_flatness.png")] and "index.html" in made
+    page = (tmp_path / "bare" / "index.html").read_text()
+    assert "Flatness" not in page and "f160w_methods.gif" in page

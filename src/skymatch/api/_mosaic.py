@@ -307,6 +307,7 @@ def compare(
     sky_model: str | Sequence[str] = "constant",
     prefix: str | None = None,
     pictures: bool = True,
+    flatness: bool = True,
     skystat: str = "median",
     skywidth: float = 0.1,
     skylower: float | None = None,
@@ -365,6 +366,11 @@ def compare(
         Product name prefix (default: the filter, e.g. ``f160w``).
     pictures : bool, default True
         Write the plot, the mosaic pictures, the GIF and the page.
+    flatness : bool, default True
+        Measure the flatness score (the residual differences of overlapping exposures
+        after each method's skies, in cells; ``flatness.csv`` and the flatness pictures).
+        On large chips it is about half the time of the skies; ``False`` leaves the
+        work of the notebook's four AstroDrizzle runs (skies, mosaics, the table).
     %(sky_options)s
     %(drizzle_options)s
     %(products)s
@@ -397,6 +403,7 @@ def compare(
     models, model_kw = sky_model_options(sky_model, several=True, compat=compat)
     prefix = _prefix(prefix)
     pictures = as_bool(pictures, "pictures")
+    flatness = as_bool(flatness, "flatness")
     opts = sky_options(**options_of(call, SKY_OPTIONS))
     compat = compat_option(compat)
     params, frame = drizzle_options(**options_of(call, DRIZZLE_OPTIONS))
@@ -413,7 +420,8 @@ def compare(
 
     with session("compare", call, log_path, progress, packages=_compare_packages(pictures=pictures)) as (callback, log):
         r = run_compare(inputs, outdir, methods=method_list, compat=compat, prefix=prefix, frame=frame,
-                        build=build, overwrite=overwrite, pictures=pictures, jobs=jobs, dask=dask,
+                        build=build, overwrite=overwrite, pictures=pictures, flatness=flatness, jobs=jobs,
+                        dask=dask,
                         progress=callback, drizzle=params, **opts, **model_kw)
         _log_compare(log, r)
     values = base_values(r)

@@ -358,6 +358,9 @@ def _add_compare_command(sub) -> None:
     c.add_argument("--prefix", default=d["prefix"], help="product name prefix; none: the filter, e.g. f160w")
     c.add_argument("--pictures", action=BoolFlag, default=d["pictures"],
                    help="write the plot, mosaic pictures, GIF and page")
+    c.add_argument("--flatness", action=BoolFlag, default=d["flatness"],
+                   help="measure the flatness score (overlap residuals after each method's skies: about half "
+                        "the sky time on large chips), its table and pictures")
     _add_sky_options(c, d)
     _add_drizzle_options(c, d)
     add_execution(c, d)

@@ -56,12 +56,12 @@ def compare_labels(methods: Sequence[str], models: Sequence[str]) -> dict[str, t
 def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[str] | str = SKY_METHODS,
                 compat: str | None = None, prefix: str | None = None,
                 frame: FrameOptions = FrameOptions(final_wcs=False), build: bool = False,
-                overwrite: bool = False, pictures: bool = True, jobs: int | None = None,
+                overwrite: bool = False, pictures: bool = True, flatness: bool = True, jobs: int | None = None,
                 dask: Any = None, progress: Callable[[str, int, int], None] | None = None,
                 drizzle: dict | None = None, sky_model: str | Sequence[str] = "constant",
                 **sky_options: Any) -> DrizzleRun:
     """All sky methods (and models) on the same inputs, one mosaic each, a table, plots,
-    the flatness score and a page.
+    the flatness score (unless ``flatness=False``) and a page.
 
     Skies are computed once for all methods and models (shared measurements) without
     touching the inputs, so no method's header value leaks into another.  One mosaic per
@@ -89,7 +89,7 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
     fr = output_frame(chips, frame)
     check_frame(fr, list(names.values()), n_inputs=len(chips), params=params)
     solved, static = _solutions_and_static(chips, methods, models, compat, jobs, dask, progress,
-                                           sky_options, flatness=True)
+                                           sky_options, flatness=flatness)
     results = {lab: solved[mm] for lab, mm in labels.items()}
     timings["sky (all methods)"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -102,7 +102,7 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
     products = {lab: list(m.paths) for lab, m in mosaics.items()}
     timings["drizzle (all mosaics)"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    extras = _tables(txn, results, chips, outdir)
+    extras = _tables(txn, results, chips, outdir, flatness=flatness)
     timings["write tables"] = time.perf_counter() - t2
     if pictures:
         t3 = time.perf_counter()
@@ -116,11 +116,13 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
                       table=table, extras=extras, timings=timings)
 
 
-def _tables(txn, results, chips, outdir) -> dict:
+def _tables(txn, results, chips, outdir, *, flatness: bool) -> dict:
     from ..io import comparison_table, flatness_table
 
     table = comparison_table(results, chips)
     csv = write_table(table, os.path.join(outdir, "mdrizsky_methods.csv"), transaction=txn)
+    if not flatness:
+        return {"table": table, "csv": csv}
     flat = flatness_table(results)
     flat_csv = write_table(flat, os.path.join(outdir, "flatness.csv"), transaction=txn)
     return {"table": table, "csv": csv, "flatness": flat, "flatness_csv": flat_csv}
@@ -146,9 +148,10 @@ def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr,
         pics["flatness_pictures"] = {lab: out.png(rgba, name(lab, "flatness.png"))
                                      for lab, rgba in flatness_frames(results).items()}
     notes = [f"{len(chips)} chips; compat={compat or 'none'}; frame {fr.shape[1]} x {fr.shape[0]} px",
-             "MDRIZSKY in each input's data units; the mosaics share one display stretch.",
-             "Flatness: rms of the difference between overlapping exposures after their skies are "
-             "removed (lower is flatter; 'noise' is what the cells' statistical noise alone gives)."]
+             "MDRIZSKY in each input's data units; the mosaics share one display stretch."]
+    if any(res.flatness is not None for res in results.values()):
+        notes.append("Flatness: rms of the difference between overlapping exposures after their skies are "
+                     "removed (lower is flatter; 'noise' is what the cells' statistical noise alone gives).")
     html = write_index_html(os.path.join(outdir, "index.html"), title=f"skymatch: sky methods compared ({prefix})",
                             table=table, pictures=pics, products=products, notes=notes,
                             flatness=_flatness_rows(results), transaction=txn)
