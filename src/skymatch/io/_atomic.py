@@ -84,11 +84,12 @@ def new_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def fsync_file(path: str) -> None:
-    """Make a written file's data durable (``fsync``); raises ``OSError`` when it fails."""
+def fsync_file(path: str, *, data_only: bool = False) -> None:
+    """Make a written file durable (``fsync``; ``fdatasync`` with ``data_only``, when
+    only bytes inside the file changed); raises ``OSError`` when it fails."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
+        (os.fdatasync if data_only else os.fsync)(fd)
     finally:
         os.close(fd)
 

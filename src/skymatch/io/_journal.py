@@ -38,13 +38,23 @@ import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
 from ..exceptions import WriteError
-from ._atomic import TMP_PREFIX, close_writer, describe_os_error, fsync_dir, guarded_writer, locked_temp, write_error
+from ._atomic import (
+    TMP_PREFIX,
+    close_writer,
+    describe_os_error,
+    fsync_dir,
+    fsync_file,
+    guarded_writer,
+    locked_temp,
+    write_error,
+)
 from ._fastfits import header_patches, layout_is_current
 from ._fitsbytes import plan_update, write_spliced
 from ._recovery import (
@@ -381,26 +391,18 @@ def _apply(p: _FilePlan) -> None:
         os.close(fd)
 
 
-def _datasync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sync_files(paths: list[str]) -> None:
     """Make the patched bytes durable: all files' syncs in flight at once, so the file
     system commits them together (one journal commit per batch on ext4/xfs rather than
     one per file)."""
     if len(paths) <= 1:
         for p in paths:
-            _datasync(p)
+            fsync_file(p, data_only=True)
         return
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(32, len(paths))) as pool:
-        list(pool.map(_datasync, paths))
+        list(pool.map(partial(fsync_file, data_only=True), paths))
 
 
 def _rollback_plan(p: _FilePlan) -> None:
