@@ -229,7 +229,8 @@ def test_a_failed_background_fsync_fails_the_run_and_changes_nothing(files, tmp_
     code, _, e = cli(capsys, "run", *files, "--output", tmp_path / "m", "--skymethod", "match")
     assert code == 1
     line = one_line_error(e)
-    assert "_drz_wht.fits" in line and "input/output error" in line.lower(), line
+    assert line.startswith(f"skymatch: error: {tmp_path / 'm'}_drz_wht.fits: cannot write it to disk: "), line
+    assert "input/output error" in line.lower() and ".skymatch-stage" not in line, line
     assert digest(files) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "in") in ([], ["m_skymatch.log"])
     assert leftovers(tmp_path, tmp_path / "in") == []

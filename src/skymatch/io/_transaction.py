@@ -11,8 +11,8 @@
    :meth:`~RunTransaction.output_folder` validate every output (name, format, folder,
    overwrite, permissions) before anything is computed.
 2. **stage** — products are written complete into a locked staging folder
-   ``.skymatch-stage-<pid>-<random>`` beside their final place and fsynced (mosaics in
-   the background while the run goes on: :meth:`~RunTransaction.sync_later`); header
+   ``.skymatch-stage-<pid>-<random>`` beside their final place and fsynced in the
+   background while the run goes on (:meth:`~RunTransaction.sync_later`); header
    updates are prepared in a :class:`~skymatch.io._journal.HeaderBatch`.
 3. **commit** — every product's fsync finished (a failed one fails the run), inputs'
    identities re-checked (nobody changed them meanwhile), output
@@ -294,12 +294,14 @@ class RunTransaction:
         """Wait for :meth:`sync_later`'s fsyncs; raise the first failure as a WriteError."""
         syncs, self._syncs = self._syncs, []
         pool, self._sync_pool = self._sync_pool, None
+        final_of = {os.path.abspath(staged): final for final, staged in self._products.items()}
         try:
             for path, fut in syncs:
                 try:
                     fut.result()
                 except OSError as exc:
-                    raise write_error(path, exc, action="cannot write the product") from None
+                    name = final_of.get(os.path.abspath(path), path)  # the name the user gave
+                    raise write_error(name, exc, action="cannot write it to disk") from None
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
