@@ -202,8 +202,9 @@ class CompareRun(Tabular, _DrizzleRun):
     table : astropy.table.Table
         MDRIZSKY of every chip under every method (the notebook's columns).
     extras : dict
-        The CSV table (``'csv'``) and, with pictures, ``'plot'``, ``'mosaics'``,
-        ``'gif'`` and ``'html'``.
+        The CSV table (``'csv'``); with the flatness score ``'flatness'`` (its table)
+        and ``'flatness_csv'``; with pictures ``'plot'``, ``'mosaics'``, ``'gif'``,
+        ``'flatness_pictures'`` and ``'html'``.
     sky : SkyRun
         All methods' sky results (``sky.results``).
     outdir : str
