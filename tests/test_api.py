@@ -571,3 +571,24 @@ def test_compare_without_the_flatness_score_gives_the_same_skies_and_mosaics(sma
     assert not [m for m in made if m.endswith("_flatness.png")] and "index.html" in made
     page = (tmp_path / "bare" / "index.html").read_text()
     assert "Flatness" not in page and "f160w_methods.gif" in page
+
+
+def test_the_flatness_score_sees_the_seams_the_true_skies_say_are_there(small_mosaic, tmp_path):
+    # localmin's two exposures of one tile see the same nebula and agree closely, while
+    # its tiles disagree by ~0.1 e-/s: those seams are the score.  Clipped against every
+    # overlap at once (as it once was) they fell out as "outliers" and localmin scored
+    # ten times too flat.  The score of each method must show at least half the rms of
+    # the true errors of its sky differences.
+    d, truth = small_mosaic
+    c = skymatch.compare(str(d / "*_flt.fits"), outdir=tmp_path / "c", methods="localmin,globalmin,match",
+                         pictures=False)
+    errors = skymatch.datasets.sky_truth_errors(c.to_table(), truth.truth_file)
+    column = {"localmin": "local", "globalmin": "globalmin", "match": "match"}
+    flat = {m: c.sky.results[m].flatness for m in column}
+    for m, col in column.items():
+        assert flat[m].rms >= 0.5 * errors[col]["rms"], (m, flat[m].rms, errors[col]["rms"])
+        assert flat[m].n_cells >= 0.99 * flat[m].residual.size  # only egregious cells set aside
+    # match, the only method whose true errors are at the noise level, scores flattest by
+    # far (the other two: the truth weighs every exposure, the score every overlap cell,
+    # so their order need not agree).
+    assert flat["match"].rms < 0.1 * min(flat["localmin"].rms, flat["globalmin"].rms)

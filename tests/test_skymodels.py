@@ -241,3 +241,22 @@ def test_the_mdrizsky_plot_shows_methods_by_model():
     assert [c.get_offsets()[:, 1].tolist() for c in ax.collections] == [[0.1, 0.2, 0.0], [0.1, 0.3, 0.0]]
     assert [x.get_text() for x in ax.get_legend().get_texts()] == ["match_constant", "match_plane"]
     plt.close(fig)
+
+
+def test_the_flatness_clip_keeps_seams_and_sets_aside_a_trail():
+    # Cells are set aside against the other cells of their own overlap: a seam moves a
+    # whole overlap and stays; two trail cells far from their overlap's others go; an
+    # overlap of three cells has no robust scale and keeps them all.
+    from skymatch.core._flatness import _within_their_overlaps
+
+    rng = np.random.default_rng(7)
+    seam = 0.1 + rng.normal(0, 0.002, 50)  # overlap 0: a seam, every cell off by 0.1
+    calm = rng.normal(0, 0.002, 50)  # overlap 1: agrees, but for two trail cells
+    calm[[7, 30]] = [5.0, -4.0]
+    few = np.array([0.0, 0.001, 3.0])  # overlap 2: too few cells to judge
+    r = np.concatenate([seam, calm, few])
+    pair = np.repeat([10, 11, 12], [50, 50, 3])
+    w = rng.integers(50, 400, r.size).astype(float)
+    keep = _within_their_overlaps(r, w, pair)
+    assert keep[:50].all() and keep[100:].all()
+    assert np.flatnonzero(~keep).tolist() == [57, 80]

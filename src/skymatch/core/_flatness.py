@@ -3,9 +3,12 @@
 Every overlap is measured in cells on pixels usable in both exposures (the same cells a
 sky model is fitted to); a method's result is scored by the difference of the two
 exposures' sky-subtracted cell values, ``(b_i - sky_i) - (b_j - sky_j)``.  The score is
-the rms of those differences over all overlap cells, each weighted by its pixel count
-(cells beyond 10 robust sigma, a satellite trail in one exposure, set aside), in the rate units of the
-first input (e-/s per pixel for HST data); beside it, the rms that the cells' own
+the rms of those differences over all overlap cells, each weighted by its pixel count, in
+the rate units of the first input (e-/s per pixel for HST data).  Cells more than 10 robust
+sigma from the other cells of their own overlap (a satellite trail in one exposure) are set
+aside; a seam moves every cell of an overlap, so it stays in the score however large it is
+(a clip against all overlaps at once would throw out the seams of a method whose other
+overlaps agree closely).  Beside the score, the rms that the cells' own
 statistical noise would give, which a perfect sky model reaches.  A seam is then a
 number: choosing a method is reading one column.
 """
@@ -54,10 +57,34 @@ def flatness_inputs(chips, exps, overlaps, opts) -> FlatnessInputs | None:
     return FlatnessInputs(eq, order, scale, units)
 
 
-def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
-    order = np.argsort(x)
+def _group_medians(x: np.ndarray, w: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Weighted median of ``x`` within each group (``group``: 0 .. n_groups - 1, every
+    group present), the lower one at a tie as ``np.searchsorted`` finds it."""
+    order = np.lexsort((x, group))
+    xs, gs = x[order], group[order]
     cw = np.cumsum(w[order])
-    return float(x[order][np.searchsorted(cw, 0.5 * cw[-1])])
+    starts = np.searchsorted(gs, np.arange(n_groups))
+    ends = np.r_[starts[1:], xs.size]
+    before = np.r_[0.0, cw][starts]
+    at = np.searchsorted(cw, before + 0.5 * (cw[ends - 1] - before))
+    return xs[np.clip(at, starts, ends - 1)]
+
+
+#: Overlaps with fewer cells than this are not clipped (no robust scale from so few).
+MIN_CELLS_TO_CLIP = 5
+
+
+def _within_their_overlaps(r: np.ndarray, w: np.ndarray, pair: np.ndarray) -> np.ndarray:
+    """Cells within 10 robust sigma (1.4826 x the weighted median absolute deviation) of
+    the weighted median of their own overlap; overlaps with few cells, or no spread, keep
+    them all."""
+    _, g = np.unique(pair, return_inverse=True)
+    n = int(g.max()) + 1
+    med = _group_medians(r, w, g, n)[g]
+    dev = np.abs(r - med)
+    scale = 1.4826 * _group_medians(dev, w, g, n)[g]
+    small = np.bincount(g, minlength=n)[g] < MIN_CELLS_TO_CLIP
+    return small | (scale <= 0) | (dev <= 10.0 * scale)
 
 
 def flatness_score(inp: FlatnessInputs | None, theta: np.ndarray, valid: np.ndarray) -> Flatness | None:
@@ -75,11 +102,7 @@ def flatness_score(inp: FlatnessInputs | None, theta: np.ndarray, valid: np.ndar
     r = (e.d - model_d) * inp.scale
     sig = e.sigma * inp.scale
     w = e.npix.astype(float)
-    # Only egregious cells (a satellite trail in one exposure) are set aside: seams are
-    # what the score measures, so the clip is wide (10 robust sigma).
-    med = _weighted_median(r, w)
-    scale = 1.4826 * _weighted_median(np.abs(r - med), w)
-    keep = np.abs(r - med) <= 10.0 * scale if scale > 0 else np.ones(r.size, dtype=bool)
+    keep = _within_their_overlaps(r, w, e.pair)
     rms = float(np.sqrt(np.sum(w[keep] * r[keep] ** 2) / np.sum(w[keep])))
     noise = float(np.sqrt(np.sum(w[keep] * sig[keep] ** 2) / np.sum(w[keep])))
     return Flatness(rms=rms, noise=noise, n_cells=int(keep.sum()), n_pairs=int(np.unique(e.pair).size),
