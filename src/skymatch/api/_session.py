@@ -33,8 +33,8 @@ def session(command: str, parameters: Mapping[str, Any], log_file: str | None, p
         log = RunLog(log_file, command=command, parameters=parameters,
                      packages=DEFAULT_PACKAGES if packages is None else packages)
         if parameters.get("log_file") in (None, True) and not log.writable():
-            warnings.warn(f"no log written: {log_file} cannot be created here; give log_file= a writable "
-                          "path to have one", SkymatchWarning, stacklevel=3)
+            warnings.warn(f"no log written: {log_file} cannot be created here; give a writable path "
+                          "(--log-file PATH, log_file=PATH) to have one", SkymatchWarning, stacklevel=3)
             yield callback, None
             return
         with log:

@@ -145,8 +145,11 @@ def _print_sky(r, *, verbose: int) -> None:
           f"{', as are SKYERR (1 sigma)' if errors else ''}{' and SKYCij' if model else ''}"
           f"{'; MDRIZSKY is the model mean over the chip' if model else ''}")
     if model:
-        print("SKYCij: sky(x, y) = sum SKYCij u^i v^j, u = (x - xc)/h, v = (y - yc)/h over each chip's pixels "
-              "(all coefficients in the headers and the table)")
+        where = [w for w, done in (("the headers", not r.parameters.get("readonly")),
+                                   ("the table", bool(r.parameters.get("table")))) if done]
+        print("SKYCij: sky(x, y) = sum SKYCij u^i v^j, u = (x - xc)/h, v = (y - yc)/h over each chip's pixels"
+              + (f" (all coefficients in {' and '.join(where)})" if where else
+                 " (all coefficients: give --table FILE, or write them without --readonly)"))
     _print_flatness(res.flatness)
     groups = [c for c in res.components if len(c) > 1]
     if len(groups) > 1:

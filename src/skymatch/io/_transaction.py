@@ -92,7 +92,7 @@ def _check_folder(folder: str, what: str) -> None:
     if not os.path.isdir(folder):
         raise WriteError(f"{folder}: is not a folder (needed for the {what})")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise WriteError(f"{folder}: folder for the {what} is not writable")
+        raise WriteError(f"{folder}: folder for the {what} is not writable; make it writable or choose another")
 
 
 def prepare_folder(folder: str) -> list[str]:
@@ -215,14 +215,14 @@ class RunTransaction:
         if not os.path.isdir(folder_abs):
             if os.path.exists(folder_abs):
                 raise WriteError(f"{folder}: exists and is not a folder")
-            _check_folder(os.path.dirname(folder_abs), "output folder")
+            _check_folder(os.path.dirname(folder_abs), "new output folder")
             try:
                 os.mkdir(folder_abs)
             except OSError as exc:
                 raise write_error(folder, exc, action="cannot create the output folder") from None
             self._created.append(folder_abs)
         elif not os.access(folder_abs, os.W_OK | os.X_OK):
-            raise WriteError(f"{folder}: output folder is not writable")
+            raise WriteError(f"{folder}: output folder is not writable; make it writable or choose another")
         if lock and folder_abs not in self._locks:
             self._locks[folder_abs] = lock_path(folder_abs, exclusive=True, what="output folder")
         self._prepare(folder_abs)
