@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from fsutil import leftovers
 
 import skymatch
 from skymatch import InputError, ParameterError, SkymatchError, SkymatchWarning, WriteError
@@ -592,3 +593,21 @@ def test_the_flatness_score_sees_the_seams_the_true_skies_say_are_there(small_mo
     # far (the other two: the truth weighs every exposure, the score every overlap cell,
     # so their order need not agree).
     assert flat["match"].rms < 0.1 * min(flat["localmin"].rms, flat["globalmin"].rms)
+
+
+def test_compare_over_an_earlier_compare_leaves_none_of_its_outputs_looking_current(small_mosaic, tmp_path):
+    # With overwrite, what this run does not write again (the flatness score, pictures,
+    # page) is removed when it commits; anything else in the folder stays.
+    d, _ = small_mosaic
+    out = tmp_path / "cmp"
+    skymatch.compare(str(d / "*_flt.fits"), outdir=out, methods="localmin,match", log_file=False)
+    before = set(os.listdir(out))
+    assert {"flatness.csv", "index.html", "f160w_match_flatness.png", "f160w_methods.gif"} <= before
+    (out / "notes.txt").write_text("mine")
+    (out / "f160w_globalmin_mosaic.png").write_bytes(b"another run's")  # not this run's label
+    skymatch.compare(str(d / "*_flt.fits"), outdir=out, methods="localmin,match", flatness=False,
+                     pictures=False, overwrite=True, log_file=False)
+    after = set(os.listdir(out))
+    assert after == {"notes.txt", "f160w_globalmin_mosaic.png", "mdrizsky_methods.csv"} | {
+        f"f160w_{m}_drz_{k}.fits" for m in ("localmin", "match") for k in ("sci", "wht", "ctx")}
+    assert leftovers(out) == []

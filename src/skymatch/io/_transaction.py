@@ -121,6 +121,7 @@ class RunTransaction:
         self._created: list[str] = []
         self._prepared: set[str] = set()
         self._done = False
+        self._stale: list[str] = []  # earlier outputs this run replaces with nothing (remove_stale)
         self._syncs: list = []  # background fsyncs of staged products (sync_later)
         self._sync_pool = None
         self.restored: list[str] = []  # files put back by the recovery of a killed run
@@ -290,6 +291,23 @@ class RunTransaction:
             self._sync_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="skymatch-fsync")
         self._syncs += [(s, self._sync_pool.submit(fsync_file, s)) for s in staged]
 
+    def remove_stale(self, paths: Iterable[str]) -> None:
+        """Earlier outputs this run does not write again (e.g. ``compare --overwrite
+        --no-flatness`` over a folder that has ``flatness.csv``): removed when the run
+        commits, after its own outputs are in place, so none is left looking current."""
+        self._stale += [os.path.abspath(p) for p in paths]
+
+    def _remove_stale(self) -> None:
+        gone = [p for p in self._stale if p not in self._products and os.path.lexists(p)]
+        for p in gone:
+            try:
+                os.unlink(p)
+            except OSError as exc:
+                raise write_error(p, exc, action="cannot remove this earlier output, which this run did not "
+                                  "write again", after="remove it by hand") from None
+        for d in {os.path.dirname(p) for p in gone}:
+            fsync_dir(d)
+
     def _wait_for_syncs(self) -> None:
         """Wait for :meth:`sync_later`'s fsyncs; raise the first failure as a WriteError."""
         syncs, self._syncs = self._syncs, []
@@ -332,7 +350,7 @@ class RunTransaction:
                 if now != ident:
                     raise InputError(f"{real}: changed by another program while skymatch was using "
                                      "it; nothing was changed: run again")
-            folders = sorted({os.path.dirname(p) for p in self._products})
+            folders = sorted({os.path.dirname(p) for p in [*self._products, *self._stale]})
             held = []
             for d in folders:
                 if d not in self._locks:
@@ -345,6 +363,7 @@ class RunTransaction:
                                          "--overwrite (overwrite=True) to replace it")
                 updated = self._headers.commit()
                 self._rename_products()
+                self._remove_stale()
             finally:
                 for lk in held:
                     lk.release()

@@ -109,11 +109,30 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
         extras.update(_pictures(txn, results, mosaics, extras["table"], outdir, prefix, products, chips,
                                 fr, compat))
         timings["pictures"] = time.perf_counter() - t3
+    if overwrite:
+        txn.remove_stale(_not_written(outdir, prefix, labels, pictures=pictures, flatness=flatness))
     timings["total"] = time.perf_counter() - t0
     table = extras.pop("table")
     skyrun = SkyRun(results=results, chips=tuple(chips), timings={"sky": timings["sky (all methods)"]})
     return DrizzleRun(mosaics=mosaics, products=products, frame=fr, chips=tuple(chips), sky=skyrun,
                       table=table, extras=extras, timings=timings)
+
+
+def _not_written(outdir: str, prefix: str, labels, *, pictures: bool, flatness: bool) -> list[str]:
+    """The names of a compare's outputs (this prefix and these labels) that this run does
+    not write: an earlier run's files of those names would be left looking current."""
+    def name(lab: str, what: str) -> str:
+        return os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}_{what}")
+
+    out = []
+    if not flatness:
+        out += [os.path.join(outdir, "flatness.csv")]
+    if not (flatness and pictures):
+        out += [name(lab, "flatness.png") for lab in labels]
+    if not pictures:
+        out += [os.path.join(outdir, f"{prefix}_mdrizsky.png"), os.path.join(outdir, f"{prefix}_methods.gif"),
+                os.path.join(outdir, "index.html")] + [name(lab, "mosaic.png") for lab in labels]
+    return out
 
 
 def _tables(txn, results, chips, outdir, *, flatness: bool) -> dict:
