@@ -59,6 +59,10 @@ def compute_footprints(chips: list[Chip], *, compat: bool) -> Footprints:
         rings = [footprint_world(c.wcs, c.shape, corners_only=True) for c in chips]
     else:
         rings, nodes = _outlines_and_nodes(chips)
+    for c, (ra, dec) in zip(chips, rings):
+        if not (np.isfinite(ra).all() and np.isfinite(dec).all()):
+            raise InputError(f"{c.name}: its WCS gives no sky position for part of the chip's edge (NaN); "
+                             "check its WCS and distortion keywords (CRVAL, CD, A_p_q/B_p_q)")
     all_ra = np.concatenate([r[0] for r in rings])
     all_dec = np.concatenate([r[1] for r in rings])
     plane = TangentPlane.from_points(all_ra, all_dec)
