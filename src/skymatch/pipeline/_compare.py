@@ -84,7 +84,7 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
     chips = read_inputs(specs, compat=compat is not None, headers=headers)
     prefix = prefix or default_prefix(chips)
     labels = compare_labels(methods, models)
-    names = {lab: os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}") for lab in labels}
+    names = {lab: _label_name(outdir, prefix, lab) for lab in labels}
     _check_outputs(names.values(), chips, build, overwrite, txn, _context_of(params, len(chips)))
     fr = output_frame(chips, frame)
     check_frame(fr, list(names.values()), n_inputs=len(chips), params=params)
@@ -118,12 +118,16 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
                       table=table, extras=extras, timings=timings)
 
 
+def _label_name(outdir: str, prefix: str, lab: str, what: str = "") -> str:
+    """``OUTDIR/PREFIX_LABEL`` (``+`` as ``_``), and ``_WHAT`` after it when given: the
+    names of a label's products and pictures."""
+    return os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}" + (f"_{what}" if what else ""))
+
+
 def _not_written(outdir: str, prefix: str, labels, *, pictures: bool, flatness: bool) -> list[str]:
     """The names of a compare's outputs (this prefix and these labels) that this run does
     not write: an earlier run's files of those names would be left looking current."""
-    def name(lab: str, what: str) -> str:
-        return os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}_{what}")
-
+    name = partial(_label_name, outdir, prefix)
     out = []
     if not flatness:
         out += [os.path.join(outdir, "flatness.csv")]
@@ -154,9 +158,7 @@ def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr,
     from ..io import PictureWriter, write_index_html
     from ..plotting import _new_axes, figure_rgba, flatness_frames, mosaic_frames, plot_mdrizsky
 
-    def name(lab: str, what: str) -> str:
-        return os.path.join(outdir, f"{prefix}_{lab.replace('+', '_')}_{what}")
-
+    name = partial(_label_name, outdir, prefix)
     with PictureWriter(transaction=txn) as out:
         binned = {lab: out.submit(partial(mosaics[lab].read_sci, max_side=PICTURE_MAX_SIDE)) for lab in results}
         pics: dict = {"plot": out.png(figure_rgba(plot_mdrizsky(table, ax=_new_axes())),
