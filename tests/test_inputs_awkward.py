@@ -190,6 +190,7 @@ def test_unparsable_card_in_the_last_input_changes_nothing(files, capsys):
     ("non-ASCII bytes", r"b.fits: corrupt header \(non-ASCII bytes"),
     ("garbage keyword", r"b.fits\[0\]: header card \d+ has an invalid keyword"),
     ("truncated data", r"b.fits\[0\]: file is truncated"),
+    ("SIMPLE = F", r"b.fits\[0\]: keyword SIMPLE = F: not a standard FITS file"),  # was an AttributeError
 ])
 def test_truncation_and_garbage_are_reported_as_such(damage, message, tmp_path, capsys):
     import re
@@ -202,12 +203,58 @@ def test_truncation_and_garbage_are_reported_as_such(damage, message, tmp_path, 
         raw[800:880] = bytes(range(128, 208))
     elif damage == "garbage keyword":
         raw[800:880] = b"C#V@L~ = 12 / garbage".ljust(80)
+    elif damage == "SIMPLE = F":
+        raw[0:80] = b"SIMPLE  =                    F / a non-standard file".ljust(80)
     else:
         raw = raw[: len(raw) - 3000]
     Path(files[1]).write_bytes(bytes(raw))
     code, _, err = cli(capsys, "sky", *files, "--readonly")
     assert code == 1
     assert re.search(message, one_line_error(err)), err
+
+
+# A negative size sends astropy's reader back to the same header without end (memory
+# grows; found as a CI run that hung in the slow hypothesis test), a huge NAXIS makes it
+# count that many axes: such headers are refused before astropy sees them, on both paths.
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("reader", ["fast", "astropy"])
+@pytest.mark.parametrize("card, shown", [
+    ("NAXIS1  =                  -32", "keyword NAXIS1 = -32 is not valid FITS (NAXIS1 must be an integer, 0 or more)"),
+    ("NAXIS   =           2147483648", "keyword NAXIS = 2147483648 is not valid FITS (NAXIS must be an integer from 0"),
+    ("GCOUNT  =                   -1", "keyword GCOUNT = -1 is not valid FITS"),
+    ("PCOUNT  =                -9000", "keyword PCOUNT = -9000 is not valid FITS"),
+    ("BITPIX  =                    3", "keyword BITPIX = 3 is not valid FITS (BITPIX must be one of 8, 16, 32, 64"),
+    ("NAXIS2  =       12.3.4 garbage", "keyword NAXIS2 = '12.3.4 garbage' is not valid FITS"),
+    ("NAXIS2  =                 48.0", "keyword NAXIS2 = 48.0 is not valid FITS"),
+])
+def test_size_keywords_that_are_not_valid_fits_are_named(files, card, shown, reader, capsys):
+    last = files[-1]
+    if reader == "astropy":  # a HIERARCH card: the fast reader leaves the file to astropy
+        set_raw_card(last, "TARGNAME", "HIERARCH ESO OBS TARG NAME = 'field'")
+    set_raw_card(last, card.split()[0], card, hdu_start=hdu_start(last, 1))
+    before = digest(files)
+    code, _, err = cli(capsys, "sky", *files)
+    assert code == 1
+    line = one_line_error(err)
+    assert f"{os.path.basename(last)}[SCI,1]: {shown}" in line, line
+    assert "correct that card, or download or copy the file again" in line
+    assert digest(files) == before and leftovers(os.path.dirname(last)) == []
+
+
+@pytest.mark.parametrize("reader", ["fast", "astropy"])
+def test_an_extension_past_the_end_of_the_file_is_refused_not_dropped(files, reader, capsys):
+    """astropy stops reading at an HDU whose data run past the end of the file and drops
+    it and all after it without an error: here the DQ array, which would have run the
+    sky without its bad-pixel mask."""
+    last = files[-1]
+    if reader == "astropy":
+        set_raw_card(last, "TARGNAME", "HIERARCH ESO OBS TARG NAME = 'field'")
+    set_raw_card(last, "NAXIS1", "NAXIS1  =              9999999", hdu_start=hdu_start(last, 2))
+    code, _, err = cli(capsys, "sky", *files, "--readonly")
+    assert code == 1
+    line = one_line_error(err)
+    assert f"{os.path.basename(last)}[2]: file is truncated" in line
+    assert "NAXIS1 = 9999999, NAXIS2 = 64" in line and "correct a wrong size keyword" in line
 
 
 def test_exposure_name_falls_back_to_the_file_stem(tmp_path):

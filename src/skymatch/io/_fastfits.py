@@ -9,7 +9,10 @@ parses the cards with a strict subset of the FITS rules.  Anything outside that 
 groups, compressed images, a truncated file, bytes after the last HDU, lookup-table
 distortions) makes :func:`scan_fits` return ``None``: the caller then reads the file with
 astropy, which accepts or rejects it with its usual diagnostics.  So every file read
-here is one astropy would read to the same values.
+here is one astropy would read to the same values.  Size keywords that are not valid
+FITS (a negative ``NAXISn``, ``NAXIS`` beyond 999, ...) are an error here, and
+:func:`check_structure` looks for them before astropy opens a file: astropy's reader
+does not stop on them (:class:`StructureError`).
 
 :func:`wcs_from_cards` builds the same :class:`~astropy.wcs.WCS` ``WCS(header)`` builds
 (bit for bit: the core keywords go through wcslib's own parser, the SIP coefficients
@@ -26,8 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.wcs import WCS
 
-__all__ = ["CardsWCS", "HduCards", "header_layout", "header_patches", "layout_is_current", "scan_fits",
-           "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
+from ..exceptions import InputError
+
+__all__ = ["CardsWCS", "HduCards", "check_structure", "header_layout", "header_patches", "layout_is_current",
+           "scan_fits", "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
 
 BLOCK = 2880
 _CARD = 80
@@ -154,23 +159,150 @@ def _parse_header(raw: bytes) -> tuple[dict, tuple]:
     return cards, tuple(items)
 
 
+class StructureError(Exception):
+    """An HDU whose size keywords (BITPIX, NAXIS, NAXISn, PCOUNT, GCOUNT) are not valid
+    FITS: where its data end, and so where the next HDU starts, is unknown.
+
+    Such a header must not reach astropy: a negative size makes its reader step back to
+    the same header again and again (astropy 7: ``HDUList`` appends HDUs without end and
+    memory grows), and a huge ``NAXIS`` makes it count that many axes.
+    """
+
+    def __init__(self, keyword: str, value, rule: str) -> None:
+        super().__init__(keyword)
+        self.keyword, self.value, self.rule = keyword, value, rule
+
+    def message(self, where: str) -> str:
+        """One line for the user; ``where`` is ``path[extension]``."""
+        if self.value is None:
+            what = f"has no {self.keyword} keyword"
+        else:
+            what = f"keyword {self.keyword} = {_shown(self.value)} is not valid FITS"
+        return (f"{where}: {what} ({self.keyword} must be {self.rule}), so its data cannot be "
+                f"located; correct that card, or download or copy the file again")
+
+
+@dataclass(frozen=True)
+class _Unparsed:
+    """A size keyword's value text that is not a FITS value at all."""
+
+    text: str
+
+
+def _shown(v) -> str:
+    """A card value as the header would show it."""
+    if isinstance(v, _Unparsed):
+        return v.text
+    if isinstance(v, bool):
+        return "T" if v else "F"
+    return repr(v)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _data_bytes(h: dict, *, primary: bool) -> int:
+    """Unpadded data size of the HDU with header ``h``; :class:`StructureError` when its
+    size keywords are missing or not valid FITS."""
     bitpix = h.get("BITPIX")
+    if not _is_int(bitpix) or bitpix not in _BITPIX:
+        raise StructureError("BITPIX", bitpix, "one of 8, 16, 32, 64, -32, -64")
     naxis = h.get("NAXIS")
-    if bitpix not in _BITPIX or not isinstance(naxis, int) or isinstance(naxis, bool) or not 0 <= naxis <= 999:
-        raise _UnsupportedError("BITPIX/NAXIS")
+    if not _is_int(naxis) or not 0 <= naxis <= 999:
+        raise StructureError("NAXIS", naxis, "an integer from 0 to 999")
     if naxis == 0:
         return 0
     dims = [h.get(f"NAXIS{k}") for k in range(1, naxis + 1)]
-    if any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in dims):
-        raise _UnsupportedError("NAXISn")
+    for k, d in enumerate(dims, 1):
+        if not _is_int(d) or d < 0:
+            raise StructureError(f"NAXIS{k}", d, "an integer, 0 or more")
     if primary and (dims[0] == 0 or h.get("GROUPS") is True):
         raise _UnsupportedError("random groups")
     pcount = h.get("PCOUNT", 0)
     gcount = h.get("GCOUNT", 1)
-    if not isinstance(pcount, int) or not isinstance(gcount, int):
-        raise _UnsupportedError("PCOUNT/GCOUNT")
+    for key, v in (("PCOUNT", pcount), ("GCOUNT", gcount)):
+        if not _is_int(v) or v < 0:
+            raise StructureError(key, v, "an integer, 0 or more")
     return abs(bitpix) // 8 * gcount * (pcount + math.prod(dims))
+
+
+_SIZE_KEY = re.compile(r"(?:SIMPLE|BITPIX|NAXIS[0-9]{0,3}|PCOUNT|GCOUNT|GROUPS|EXTNAME|EXTVER) *\Z")
+
+
+def _size_cards(raw: bytes) -> dict:
+    """The first card of each size keyword (and EXTNAME/EXTVER) of a header, whatever
+    the other cards hold; a value that is not a FITS value becomes :class:`_Unparsed`."""
+    text = raw.decode("latin-1")
+    out: dict = {}
+    for i in range(0, len(text), _CARD):
+        key = text[i:i + 8]
+        if not _SIZE_KEY.match(key):
+            continue
+        key = key.rstrip(" ")
+        if key in out:
+            continue
+        card = text[i:i + _CARD]
+        m = _VALUE_RE.match(card, 10) if card[8:10] == "= " else None
+        if m is None:
+            out[key] = _Unparsed(repr(card[10:].split("/", 1)[0].strip()[:30]))
+            continue
+        kind = m.lastgroup
+        v = m.group(kind)
+        out[key] = (v.replace("''", "'").rstrip() if kind == "s" else v == "T" if kind == "b"
+                    else int(v) if kind == "i" else float(v.replace("D", "E").replace("d", "e")))
+    return out
+
+
+def _label(h: dict, index: int) -> str:
+    """``[SCI,1]`` for a named extension, else ``[index]`` (as the astropy path says it)."""
+    name = h.get("EXTNAME")
+    if index > 0 and isinstance(name, str) and name.strip():
+        ver = h.get("EXTVER", 1)
+        return f"[{name.strip()},{ver if _is_int(ver) else 1}]"
+    return f"[{index}]"
+
+
+def check_structure(path: str) -> None:
+    """Raise :class:`~skymatch.exceptions.InputError` when an HDU of the FITS file at
+    ``path`` has size keywords that are not valid FITS (see :class:`StructureError`).
+
+    Also an error: an HDU whose data run past the end of the file (astropy would drop it
+    and every HDU after it without an error).  Run before astropy opens a file the fast
+    reader left to it.  Only the size keywords are read; the walk stops quietly where it
+    cannot follow the file (no ``END``, bytes that are not a header), leaving astropy to
+    report that.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        offset, index = 0, 0
+        while offset < size:
+            fh.seek(offset)
+            try:
+                raw, data_offset = _read_header(fh, offset)
+            except _UnsupportedError:
+                return
+            if not raw.startswith(b"XTENSION=" if index else b"SIMPLE  ="):
+                return
+            h = _size_cards(raw)
+            if index == 0 and h.get("SIMPLE") is not True:
+                raise InputError(f"{path}[0]: keyword SIMPLE = {_shown(h.get('SIMPLE'))}: not a standard "
+                                 "FITS file (SIMPLE must be T); give a standard FITS file")
+            try:
+                nbytes = _data_bytes(h, primary=index == 0)
+            except _UnsupportedError:
+                return
+            except StructureError as exc:
+                raise InputError(exc.message(f"{path}{_label(h, index)}")) from None
+            if data_offset + nbytes > size:  # astropy would drop this HDU and those after it
+                keys = ["BITPIX", "NAXIS", *(f"NAXIS{k}" for k in range(1, h["NAXIS"] + 1))]
+                keys += [k for k, usual in (("PCOUNT", 0), ("GCOUNT", 1)) if h.get(k, usual) != usual]
+                sizes = ", ".join(f"{k} = {h[k]}" for k in keys)
+                raise InputError(f"{path}[{index}]: file is truncated ({size:,} bytes; extension {index} "
+                                 f"needs {data_offset + nbytes:,} for {sizes}); download or copy it "
+                                 "again, or correct a wrong size keyword")
+            offset = data_offset + -(-nbytes // BLOCK) * BLOCK
+            index += 1
 
 
 def _read_header(fh, offset: int) -> tuple[bytes, int]:
@@ -203,16 +335,21 @@ def scan_fits(path: str) -> list[HduCards] | None:
     -------
     list of HduCards or None
         None for anything this reader does not handle (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        An HDU's size keywords are not valid FITS (:class:`StructureError`).
     """
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as fh:
-            return _scan(fh, size)
+            return _scan(fh, size, path)
     except (_UnsupportedError, OSError):
         return None
 
 
-def _scan(fh, size: int) -> list[HduCards]:
+def _scan(fh, size: int, path: str) -> list[HduCards]:
     out: list[HduCards] = []
     offset = 0
     while offset < size:
@@ -228,7 +365,10 @@ def _scan(fh, size: int) -> list[HduCards]:
             raise _UnsupportedError("XTENSION")
         if "ZIMAGE" in h or (xt is not None and xt not in ("IMAGE", "BINTABLE", "TABLE")):
             raise _UnsupportedError("compressed image or unknown extension")
-        nbytes = _data_bytes(h, primary=primary)
+        try:
+            nbytes = _data_bytes(h, primary=primary)
+        except StructureError as exc:
+            raise InputError(exc.message(f"{path}{_label(h, len(out))}")) from None
         end = data_offset + -(-nbytes // BLOCK) * BLOCK
         if end > size:
             raise _UnsupportedError("truncated data")

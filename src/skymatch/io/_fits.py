@@ -23,7 +23,7 @@ from astropy.wcs import WCS
 from ..core._units import brightness_conversion, cd_pixel_scale_arcsec, classify_units, describe_kind, exptime_problem
 from ..exceptions import InputError, UnitsWarning
 from ..models import Chip, ChipPixels
-from ._fastfits import header_layout, needs_astropy_wcs, scan_fits, wcs_from_cards
+from ._fastfits import check_structure, header_layout, needs_astropy_wcs, scan_fits, wcs_from_cards
 from ._inputs import InputSpec, expand_inputs
 from ._journal import is_compressed
 
@@ -186,6 +186,11 @@ def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
     if compressed and mode != "readonly":
         raise InputError(f"{path}: compressed files can only be read; decompress it (gunzip) "
                          "or use --readonly")
+    if not compressed:
+        try:
+            check_structure(path)  # astropy's reader does not stop on negative sizes
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read it ({_short(exc)})") from exc
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstropyWarning)
         try:
