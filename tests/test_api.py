@@ -572,6 +572,18 @@ def test_compare_without_the_flatness_score_gives_the_same_skies_and_mosaics(sma
     assert not [m for m in made if m.endswith("_flatness.png")] and "index.html" in made
     page = (tmp_path / "bare" / "index.html").read_text()
     assert "Flatness" not in page and "f160w_methods.gif" in page
+    # The full page shows flatness.csv's columns and numbers (excess included).
+    import re
+
+    from astropy.table import Table
+    flat = Table.read(tmp_path / "full" / "flatness.csv")
+    page = (tmp_path / "full" / "index.html").read_text()
+    head = re.search(r"Flatness \(lower is flatter\)</h2><table><tr>(.*?)</tr>", page).group(1)
+    assert re.findall(r"<th>(.*?)</th>", head) == flat.colnames
+    for row in flat:
+        cells = f"<td>{row['label']}</td><td>{row['method']}</td><td>{row['sky_model']}</td>" + "".join(
+            f"<td>{row[c]:.5f}</td>" for c in ("flatness", "noise", "excess"))
+        assert cells in page, cells
 
 
 def test_the_flatness_score_sees_the_seams_the_true_skies_say_are_there(small_mosaic, tmp_path):

@@ -185,6 +185,18 @@ def test_unparsable_card_in_the_last_input_changes_nothing(files, capsys):
     assert digest(files) == before and leftovers(os.path.dirname(last)) == []
 
 
+def test_a_bad_ctype_is_named_in_wcslib_words_without_its_source_lines(files, capsys):
+    """The error names the file as given (its folder too) and says what wcslib says, not
+    where in wcslib's C source it said it."""
+    last = files[-1]
+    set_raw_card(last, "CTYPE1", "CTYPE1  = 'RA---XYZ'", hdu_start=hdu_start(last, 1))
+    code, _, err = cli(capsys, "sky", *files, "--readonly")
+    assert code == 1
+    line = one_line_error(err)
+    assert line == (f"skymatch: error: {last}[SCI,1]: cannot build a WCS (Unrecognized projection code "
+                    "(XYZ in CTYPE1).); fix the WCS keywords")
+
+
 @pytest.mark.parametrize("damage, message", [
     ("short header", r"b.fits: file is truncated \(1,000 bytes"),
     ("non-ASCII bytes", r"b.fits: corrupt header \(non-ASCII bytes"),

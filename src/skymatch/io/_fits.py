@@ -118,6 +118,17 @@ def _short(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
+#: wcslib's location of an error in its own source ("ERROR 4 in wcs_types() at line 3121
+#: of file cextern/wcslib/C/wcs.c: "), which astropy passes on before the message itself.
+_WCSLIB_WHERE = re.compile(r"ERROR \d+ in \w+\(\) at line \d+ of file [^:]*:\s*")
+
+
+def _wcslib_text(exc: BaseException) -> str:
+    """An error from building a WCS in the user's terms: wcslib's messages without the
+    places in wcslib's C source that astropy prefixes them with."""
+    return _short(_WCSLIB_WHERE.sub("", " ".join(str(exc).split())) or type(exc).__name__)
+
+
 def _read_mask(path: str, shape) -> np.ndarray:
     if not os.path.isfile(path):
         raise InputError(f"{path}: mask file not found")
@@ -470,19 +481,23 @@ def _chips_of(f, spec: InputSpec, st, compat: bool, unknown: list) -> list[Chip]
     if spec.masks and len(spec.masks) not in (1, len(idxs)):
         raise InputError(f"{path}: {len(spec.masks)} mask files for {len(idxs)} chips; give one per chip")
     prim = f.hdus[0].header
-    f.check(0, f"{base}[0]")
+    f.check(0, f"{path}[0]")
     unmapped = f.unmapped(path, idxs)
     chips = []
     for k, i in enumerate(idxs):
         hdr = f.hdus[i].header
         ver = _extver(hdr)
-        label = f"{base}[SCI,{ver}]" if is_mef else f"{base}[{i}]"
+        ext = f"[SCI,{ver}]" if is_mef else f"[{i}]"
+        label = base + ext  # the chip's name in tables and headers
+        where = path + ext  # in errors: the file as the user gave it
         if i != 0:
-            f.check(i, label)
-        shape = _image_shape(hdr, label)
-        wcs = _chip_wcs(f, i, hdr, shape, label)
-        units = _chip_units(hdr, prim, wcs, label, compat, unknown)
-        dq = _dq_extension(f.hdus, ver, shape, base) if is_mef else None
+            f.check(i, where)
+        shape = _image_shape(hdr, where)
+        wcs = _chip_wcs(f, i, hdr, shape, where)
+        units = _chip_units(hdr, prim, wcs, where, compat)
+        if units["unit_kind"] == "unknown" and not compat:
+            unknown.append((label, units["bunit"]))
+        dq = _dq_extension(f.hdus, ver, shape, path) if is_mef else None
         mask_path = None
         if spec.masks:
             mask_path = spec.masks[k] if len(spec.masks) == len(idxs) else spec.masks[0]
@@ -526,7 +541,7 @@ def _chip_wcs(f, index: int, hdr, shape, label: str) -> WCS:
             warnings.simplefilter("ignore", AstropyWarning)
             wcs = f.wcs(index)
     except Exception as exc:  # astropy raises many types for bad WCS headers
-        raise InputError(f"{label}: cannot build a WCS ({_short(exc)}); fix the WCS keywords") from exc
+        raise InputError(f"{label}: cannot build a WCS ({_wcslib_text(exc)}); fix the WCS keywords") from exc
     if not wcs.has_celestial or wcs.naxis != 2:
         ctypes = [hdr.get("CTYPE1", "none"), hdr.get("CTYPE2", "none")]
         raise InputError(
@@ -536,7 +551,7 @@ def _chip_wcs(f, index: int, hdr, shape, label: str) -> WCS:
     return wcs
 
 
-def _chip_units(hdr, prim, wcs, label: str, compat: bool, unknown: list) -> dict:
+def _chip_units(hdr, prim, wcs, label: str, compat: bool) -> dict:
     """Units, exposure time, pixel scale and brightness conversion of a chip."""
     instrument = str(prim.get("INSTRUME", hdr.get("INSTRUME", ""))).strip().upper()
     detector = str(prim.get("DETECTOR", hdr.get("DETECTOR", ""))).strip().upper()
@@ -550,8 +565,6 @@ def _chip_units(hdr, prim, wcs, label: str, compat: bool, unknown: list) -> dict
         raise InputError(f"{label}: keyword EXPTIME {problem} but the data are counts "
                          f"(BUNIT = {bunit!r}); set EXPTIME to the exposure time in seconds, "
                          "or BUNIT to a rate")
-    if kind == "unknown" and not compat:
-        unknown.append((label, bunit))
     pscale = _pixel_scale(hdr, prim, wcs)
     if not (math.isfinite(pscale) and pscale > 0):
         raise InputError(f"{label}: pixel scale {pscale!r} arcsec is not usable; fix the WCS")
@@ -560,14 +573,14 @@ def _chip_units(hdr, prim, wcs, label: str, compat: bool, unknown: list) -> dict
                 conv=brightness_conversion(kind, pscale, exptime, compat=compat), pixel_scale_arcsec=pscale)
 
 
-def _dq_extension(hdus, ver: int, shape, base: str) -> int | None:
+def _dq_extension(hdus, ver: int, shape, path: str) -> int | None:
     """Index of the chip's DQ extension (None without one), checked against its shape."""
     dq = _find_ext(hdus, "DQ", ver)
     if dq is not None:
         dh = hdus[dq].header
         dshape = tuple(int(dh.get(f"NAXIS{n}", 0)) for n in range(int(dh.get("NAXIS", 0)), 0, -1))
         if dshape != shape:
-            raise InputError(f"{base}[DQ,{ver}]: shape {dshape} differs from the SCI data's "
+            raise InputError(f"{path}[DQ,{ver}]: shape {dshape} differs from the SCI data's "
                              f"{shape}; fix the file or drop it")
     return dq
 

@@ -19,41 +19,44 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["write_index_html", "header_summary"]
 
 
+def _html_table(table: Table, float_format: str = ".8f") -> str:
+    """``table`` as an HTML table; floats with their column's format spec (``.5f``: the
+    formats this package sets, as the CSV writes them), else ``float_format``."""
+    fmts = [table[c].info.format or float_format for c in table.colnames]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.colnames)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(format(v, f) if isinstance(v, float) else str(v))}</td>"
+                         for v, f in zip(r, fmts, strict=True))
+        + "</tr>" for r in table.iterrows())
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
 def write_index_html(path: str, *, title: str, table: Table, pictures: dict, products: dict,
-                     notes: Iterable[str] = (), flatness: Iterable[tuple] = (),
+                     notes: Iterable[str] = (), flatness: Table | None = None,
                      transaction: RunTransaction | None = None) -> str:
     """Write ``index.html`` linking the table, the plots, the GIF and the mosaics.
 
-    ``flatness`` rows are ``(label, method, model, rms, noise, cells, units)``; their
-    pictures are ``pictures['flatness_pictures'][label]``.  Links are relative to the page (final
-    names, also when the run stages the files in ``transaction``).
+    ``flatness`` is the flatness table (:func:`~skymatch.io.flatness_table`, the columns
+    of ``flatness.csv``); its pictures are ``pictures['flatness_pictures'][label]``.  Links
+    are relative to the page (final names, also when the run stages the files in
+    ``transaction``).
     """
     base = os.path.dirname(os.path.abspath(path))
 
     def rel(p):
         return html.escape(os.path.relpath(p, base))
 
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(format(v, '.8f') if isinstance(v, float) else str(v))}</td>" for v in r)
-        + "</tr>" for r in table.iterrows())
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.colnames)
     mos = "".join(f'<figure><img src="{rel(p)}" width="420"><figcaption>{html.escape(m)}</figcaption></figure>'
                   for m, p in pictures.get("mosaics", {}).items())
     prods = "".join(f"<li>{html.escape(m)}: "
                     + ", ".join(f'<a href="{rel(p)}">{html.escape(os.path.basename(p))}</a>' for p in ps) + "</li>"
                     for m, ps in products.items())
     note = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    flat_rows = "".join(
-        f"<tr><td>{html.escape(str(lab))}</td><td>{html.escape(str(meth))}</td><td>{html.escape(str(mod))}</td>"
-        f"<td>{rms:.5f}</td><td>{noise:.5f}</td><td>{cells}</td><td>{html.escape(str(units))}</td></tr>"
-        for lab, meth, mod, rms, noise, cells, units in flatness)
     flat_pics = "".join(
         f'<figure><img src="{rel(p)}" width="420"><figcaption>{html.escape(lab)}</figcaption></figure>'
         for lab, p in pictures.get("flatness_pictures", {}).items())
-    flat = "" if not flat_rows else (
-        "<h2>Flatness (lower is flatter)</h2>"
-        "<table><tr><th>label</th><th>method</th><th>sky model</th><th>flatness</th><th>noise</th>"
-        f"<th>cells</th><th>units</th></tr>{flat_rows}</table><div>{flat_pics}</div>")
+    flat = "" if flatness is None or not len(flatness) else (
+        f"<h2>Flatness (lower is flatter)</h2>{_html_table(flatness)}<div>{flat_pics}</div>")
     text = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;font-size:13px}}
@@ -64,7 +67,7 @@ td,th{{border:1px solid #ccc;padding:2px 6px}} figure{{display:inline-block;marg
 <div>{mos}</div>
 {flat}
 <h2>MDRIZSKY per image and method</h2><img src="{rel(pictures['plot'])}" width="700">
-<table><tr>{head}</tr>{rows}</table>
+{_html_table(table)}
 <h2>Products</h2><ul>{prods}</ul>
 </body></html>
 """

@@ -106,8 +106,7 @@ def run_compare(txn: RunTransaction, inputs, outdir: str, *, methods: Sequence[s
     timings["write tables"] = time.perf_counter() - t2
     if pictures:
         t3 = time.perf_counter()
-        extras.update(_pictures(txn, results, mosaics, extras["table"], outdir, prefix, products, chips,
-                                fr, compat))
+        extras.update(_pictures(txn, results, mosaics, extras, outdir, prefix, products, chips, fr, compat))
         timings["pictures"] = time.perf_counter() - t3
     if overwrite:
         txn.remove_stale(_not_written(outdir, prefix, labels, pictures=pictures, flatness=flatness))
@@ -151,14 +150,15 @@ def _tables(txn, results, chips, outdir, *, flatness: bool) -> dict:
     return {"table": table, "csv": csv, "flatness": flat, "flatness_csv": flat_csv}
 
 
-def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr, compat) -> dict:
-    """The comparison's pictures and page.  The mosaics are read binned to picture size by
+def _pictures(txn, results, mosaics, tables, outdir, prefix, products, chips, fr, compat) -> dict:
+    """The comparison's pictures and page (``tables``: :func:`_tables`' result).  The mosaics are read binned to picture size by
     worker threads while the MDRIZSKY plot is drawn; each picture is encoded and written
     by a worker while the next one is drawn (matplotlib itself stays in this thread)."""
     from ..io import PictureWriter, write_index_html
     from ..plotting import _new_axes, figure_rgba, flatness_frames, mosaic_frames, plot_mdrizsky
 
     name = partial(_label_name, outdir, prefix)
+    table = tables["table"]
     with PictureWriter(transaction=txn) as out:
         binned = {lab: out.submit(partial(mosaics[lab].read_sci, max_side=PICTURE_MAX_SIDE)) for lab in results}
         pics: dict = {"plot": out.png(figure_rgba(plot_mdrizsky(table, ax=_new_axes())),
@@ -172,17 +172,9 @@ def _pictures(txn, results, mosaics, table, outdir, prefix, products, chips, fr,
              "MDRIZSKY in each input's data units; the mosaics share one display stretch."]
     if any(res.flatness is not None for res in results.values()):
         notes.append("Flatness: rms of the difference between overlapping exposures after their skies are "
-                     "removed (lower is flatter; 'noise' is what the cells' statistical noise alone gives).")
+                     "removed (lower is flatter; 'noise' is what the cells' statistical noise alone gives, "
+                     "'excess' what is left beyond it: the seams).")
     html = write_index_html(os.path.join(outdir, "index.html"), title=f"skymatch: sky methods compared ({prefix})",
                             table=table, pictures=pics, products=products, notes=notes,
-                            flatness=_flatness_rows(results), transaction=txn)
+                            flatness=tables.get("flatness"), transaction=txn)
     return {**pics, "html": html}
-
-
-def _flatness_rows(results) -> list[tuple]:
-    rows = []
-    for lab, res in results.items():
-        f = res.flatness
-        if f is not None:
-            rows.append((lab, res.method, res.sky_model, f.rms, f.noise, f.n_cells, f.units))
-    return rows
