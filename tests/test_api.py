@@ -425,6 +425,15 @@ def test_sky_truth_errors_exact():
     assert e["match"]["rms"] == pytest.approx(0.0, abs=1e-12)
     assert e["match"]["offset"] == pytest.approx(-0.9)
     assert e["local"]["offset"] == pytest.approx(0.05) and e["local"]["max"] == pytest.approx(0.0, abs=1e-12)
+    # A comparison of several sky models names its columns method_model; ORIENTAT is no sky.
+    t = Table({"Rootname": ["a", "b", "c"], "ORIENTAT": [0.0, 10.0, 20.0], "match_constant": [0.1, 0.3, 0.0],
+               "match_plane": [0.2, 0.4, 0.2]})
+    e = sky_truth_errors(t, path)
+    assert sorted(e) == ["match_constant", "match_plane"]
+    assert e["match_constant"]["rms"] == pytest.approx(0.0, abs=1e-12)
+    assert e["match_plane"]["max"] == pytest.approx(0.2 / 3)  # errors -1/30, -1/30, +2/30
+    with pytest.raises(ValueError, match="no sky column in the table"):
+        sky_truth_errors(Table({"Rootname": ["a"], "ORIENTAT": [0.0]}), path)
 
 
 class _FakeMast:

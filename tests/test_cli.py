@@ -146,6 +146,8 @@ def _bad_file(kind, good, d):
     p = d / f"{kind}_flt.fits"
     if kind == "notfits":
         p.write_text("this is not a FITS file\n" * 10)
+    elif kind == "empty":
+        p.write_bytes(b"")
     elif kind == "truncated":
         raw = good.read_bytes()
         p.write_bytes(raw[: len(raw) // 2])
@@ -166,7 +168,8 @@ def _bad_file(kind, good, d):
 
 @pytest.mark.parametrize("kind, message", [
     ("missing", r"missing_flt.fits: file not found"),
-    ("notfits", r"notfits_flt.fits: not a readable FITS file"),
+    ("notfits", r"notfits_flt.fits: not a FITS file \(it does not start with a FITS header: SIMPLE = T\)$"),
+    ("empty", r"empty_flt.fits: file is empty \(0 bytes\); download or copy it again$"),
     ("truncated", r"truncated_flt.fits\[\d\]: file is truncated"),
     ("nowcs", r"nowcs_flt.fits\[SCI,1\]: no celestial WCS"),
     ("cube", r"cube_flt.fits\[0\]: data are 3-D"),

@@ -67,6 +67,12 @@ def test_unknown_flag_suggests_the_closest(capsys):
     with pytest.raises(SystemExit):
         main(["sky", "x", "--skymetod", "match"])
     assert "did you mean --skymethod?" in capsys.readouterr().err
+    # Every other unknown option is named too (not "and 2 more"); an option's value is not one.
+    with pytest.raises(SystemExit):
+        main(["sky", "x", "--skymetod", "match", "--foo", "--bar", "1"])
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.endswith("unrecognized argument --skymetod; did you mean --skymethod? "
+                         "(also unrecognized: --foo --bar)")
 
 
 def test_unknown_command_suggests_the_closest(capsys):

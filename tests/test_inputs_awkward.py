@@ -199,7 +199,7 @@ def test_a_bad_ctype_is_named_in_wcslib_words_without_its_source_lines(files, ca
 
 @pytest.mark.parametrize("damage, message", [
     ("short header", r"b.fits: file is truncated \(1,000 bytes"),
-    ("non-ASCII bytes", r"b.fits: corrupt header \(non-ASCII bytes"),
+    ("non-ASCII bytes", r"b.fits\[0\]: corrupt header \(non-ASCII bytes in card 11, where FITS allows only ASCII"),
     ("garbage keyword", r"b.fits\[0\]: header card \d+ has an invalid keyword"),
     ("truncated data", r"b.fits\[0\]: file is truncated"),
     ("SIMPLE = F", r"b.fits\[0\]: keyword SIMPLE = F: not a standard FITS file"),  # was an AttributeError
@@ -267,6 +267,40 @@ def test_an_extension_past_the_end_of_the_file_is_refused_not_dropped(files, rea
     line = one_line_error(err)
     assert f"{os.path.basename(last)}[2]: file is truncated" in line
     assert "NAXIS1 = 9999999, NAXIS2 = 64" in line and "correct a wrong size keyword" in line
+
+
+@pytest.mark.parametrize("junk", [bytes(range(256)) * 12, b"\0" * 2880, b"END OF OBSERVATION LOG\n"])
+def test_bytes_after_the_last_extension_are_ignored_as_astropy_does(files, junk, capsys):
+    """FITS allows records after the last HDU; whatever their bytes, the run is the run of
+    the file without them (random bytes were a false 'corrupt header')."""
+    clean = run_sky(files, method="match", readonly=True).result
+    with open(files[-1], "ab") as fh:
+        fh.write(junk)
+    code, out, err = cli(capsys, "sky", *files, "--readonly")
+    assert code == 0, err
+    again = run_sky(files, method="match", readonly=True).result
+    assert [c.sky for c in again.chips] == [c.sky for c in clean.chips]
+
+
+@pytest.mark.parametrize("where, message", [
+    # Garbage in the DQ header (its 10th and last card; after its END card): named by
+    # extension and card.
+    (720, r"\[DQ,1\]: corrupt header \(non-ASCII bytes in card 10, where FITS allows only ASCII"),
+    (1200, r"\[DQ,1\]: corrupt header \(non-ASCII bytes in the blanks after its END card"),
+    # Garbage over its XTENSION card: the header is gone, NEXTEND says it should be there.
+    (0, r"\[3\]: NEXTEND = 3 but the bytes at [\d,]+, where extension 3 should start, are not a FITS header"),
+])
+def test_a_damaged_header_is_named_not_mistaken_for_bytes_after_the_last_one(files, where, message, capsys):
+    import re
+
+    last = files[-1]
+    raw = bytearray(Path(last).read_bytes())
+    at = hdu_start(last, 3) + where
+    raw[at:at + 80] = bytes(range(128, 208))
+    Path(last).write_bytes(bytes(raw))
+    code, _, err = cli(capsys, "sky", *files, "--readonly")
+    assert code == 1
+    assert re.search(re.escape(os.path.basename(last)) + message, one_line_error(err)), err
 
 
 def test_exposure_name_falls_back_to_the_file_stem(tmp_path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -504,6 +505,10 @@ def _write_flt(path, sci_hdr, sci, err, dq, *, root, asn, visit, e, dither, over
     write_image_file(path, prim, extensions, overwrite=overwrite)
 
 
+#: A comparison table's MDRIZSKY columns: a method, then a sky model when there are several.
+_SKY_COLUMN = re.compile(r"(?:globalmin_match|globalmin|match|local)(?:_(?:constant|plane|poly2|poly3))?\Z")
+
+
 def sky_truth_errors(table, truth_file: str | os.PathLike) -> dict[str, dict[str, float]]:
     """How well each sky method of a comparison table reproduces the true skies.
 
@@ -511,8 +516,8 @@ def sky_truth_errors(table, truth_file: str | os.PathLike) -> dict[str, dict[str
     ----------
     table : astropy.table.Table
         A table with a ``Rootname`` column and one column of MDRIZSKY per method
-        (``globalmin``, ``globalmin_match``, ``match``, ``local``), e.g.
-        ``skymatch.compare(...).to_table()``.
+        (``globalmin``, ``globalmin_match``, ``match``, ``local``; with several sky models
+        ``match_constant``, ``match_plane``, ...), e.g. ``skymatch.compare(...).to_table()``.
     truth_file : path
         The mosaic's ``truth.json``.
 
@@ -524,14 +529,21 @@ def sky_truth_errors(table, truth_file: str | os.PathLike) -> dict[str, dict[str
         ``(s - mean s) - (t - mean t)`` (what ``match`` determines), and ``offset`` =
         ``mean(s - t)`` (the common level, which only ``localmin`` and
         ``globalmin+match`` estimate).
+
+    Raises
+    ------
+    ValueError
+        The table has no such column.
     """
     with open(truth_file, encoding="utf-8") as fh:
         true = json.load(fh)["exposures"]
     t = np.array([true[str(r)]["sky"] for r in table["Rootname"]], dtype=float)
     out: dict[str, dict[str, float]] = {}
-    for col in ("globalmin", "globalmin_match", "match", "local"):
-        if col not in table.colnames:
-            continue
+    columns = [c for c in table.colnames if _SKY_COLUMN.match(c)]
+    if not columns:
+        raise ValueError(f"no sky column in the table (columns: {', '.join(table.colnames)}); give "
+                         "a comparison table, e.g. skymatch.compare(...).to_table()")
+    for col in columns:
         s = np.asarray(table[col], dtype=float)
         err = (s - s.mean()) - (t - t.mean())
         out[col] = {"rms": float(np.sqrt(np.mean(err ** 2))), "max": float(np.max(np.abs(err))),

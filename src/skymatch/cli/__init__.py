@@ -77,8 +77,12 @@ def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, argparse.ArgumentPa
     if extra:
         unknown = next((e for e in extra if e.startswith("-")), extra[0])
         hint = suggest_option(unknown, sub) if unknown.startswith("-") else None
+        # The other unrecognized options by name (the words after an unknown option are its
+        # values); with no unknown option, every stray word.
+        rest = extra[extra.index(unknown) + 1:] if unknown.startswith("-") else extra[1:]
+        also = [e for e in rest if e.startswith("-")] if unknown.startswith("-") else rest
         sub.error(f"unrecognized argument {unknown}" + (f"; did you mean {hint}?" if hint else "")
-                  + ("" if len(extra) == 1 else f" (and {len(extra) - 1} more)"))
+                  + (f" (also unrecognized: {' '.join(also)})" if also else ""))
     args.verbose = args.verbose + getattr(args, "sub_verbose", 0)
     return args, sub
 

@@ -64,8 +64,7 @@ def _add_sky_options(p: argparse.ArgumentParser, d: dict) -> None:
 def _add_sky_model(p: argparse.ArgumentParser, d: dict, *, several: bool = False) -> None:
     p.add_argument("--sky-model", default=d["sky_model"], nargs="+" if several else None, metavar="MODEL",
                    help=f"sky model per exposure: {', '.join(_choices.SKY_MODELS)}"
-                        + (" (several: one mosaic per method and model)" if several else "")
-                        + "; only constant is available yet")
+                        + (" (several: one mosaic per method and model)" if several else ""))
 
 
 def _add_drizzle_options(p: argparse.ArgumentParser, d: dict) -> None:

@@ -32,7 +32,7 @@ from astropy.wcs import WCS
 from ..exceptions import InputError
 
 __all__ = ["CardsWCS", "HduCards", "check_structure", "header_layout", "header_patches", "layout_is_current",
-           "scan_fits", "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
+           "scan_fits", "Structure", "wcs_from_cards", "wcs_header_bytes", "BLOCK"]
 
 BLOCK = 2880
 _CARD = 80
@@ -263,37 +263,68 @@ def _label(h: dict, index: int) -> str:
     return f"[{index}]"
 
 
-def check_structure(path: str) -> None:
+@dataclass(frozen=True)
+class Structure:
+    """The HDUs :func:`check_structure` followed.
+
+    ``hdus`` HDUs end at byte ``end``; ``trailing``: the bytes after them do not start a
+    FITS header (special records, or bytes appended to the file: astropy ignores them
+    too), as opposed to a header the walk could not read; ``nextend``: the primary
+    header's ``NEXTEND`` when it is an integer.
+    """
+
+    hdus: int
+    end: int
+    trailing: bool
+    nextend: int | None
+
+
+def check_structure(path: str) -> Structure:
     """Raise :class:`~skymatch.exceptions.InputError` when an HDU of the FITS file at
     ``path`` has size keywords that are not valid FITS (see :class:`StructureError`).
 
-    Also an error: an HDU whose data run past the end of the file (astropy would drop it
-    and every HDU after it without an error).  Run before astropy opens a file the fast
-    reader left to it.  Only the size keywords are read; the walk stops quietly where it
+    Also errors: an HDU whose data run past the end of the file (astropy would drop it
+    and every HDU after it without an error), ``SIMPLE = F``, and a header with bytes that
+    are not ASCII (named by extension and card).  Run before astropy opens a file the fast
+    reader left to it.  Only the size keywords are parsed; the walk stops quietly where it
     cannot follow the file (no ``END``, bytes that are not a header), leaving astropy to
     report that.
     """
     size = os.path.getsize(path)
+    nextend = None
     with open(path, "rb") as fh:
         offset, index = 0, 0
         while offset < size:
             fh.seek(offset)
+            head = fh.read(9)
+            fh.seek(offset)
+            if index and head != b"XTENSION=":
+                return Structure(index, offset, True, nextend)
             try:
-                raw, data_offset = _read_header(fh, offset)
+                raw, data_offset, rest = _header_blocks(fh, offset)
             except _UnsupportedError:
-                return
-            if not raw.startswith(b"XTENSION=" if index else b"SIMPLE  ="):
-                return
+                return Structure(index, offset, False, nextend)
+            if not index and not raw.startswith(b"SIMPLE  ="):
+                return Structure(index, offset, False, nextend)
             h = _size_cards(raw)
-            if index == 0 and h.get("SIMPLE") is not True:
-                raise InputError(f"{path}[0]: keyword SIMPLE = {_shown(h.get('SIMPLE'))}: not a standard "
-                                 "FITS file (SIMPLE must be T); give a standard FITS file")
+            where = f"{path}{_label(h, index)}"
+            if index == 0:
+                if h.get("SIMPLE") is not True:
+                    raise InputError(f"{where}: keyword SIMPLE = {_shown(h.get('SIMPLE'))}: not a standard "
+                                     "FITS file (SIMPLE must be T); give a standard FITS file")
+                nextend = _nextend(raw)
             try:
                 nbytes = _data_bytes(h, primary=index == 0)
             except _UnsupportedError:
-                return
+                return Structure(index, offset, False, nextend)
             except StructureError as exc:
-                raise InputError(exc.message(f"{path}{_label(h, index)}")) from None
+                raise InputError(exc.message(where)) from None
+            if not (raw + rest).isascii():
+                bad = next(i // _CARD for i in range(0, len(raw) + len(rest), _CARD)
+                           if not (raw + rest)[i:i + _CARD].isascii())
+                what = f"card {bad + 1}" if bad < len(raw) // _CARD else "the blanks after its END card"
+                raise InputError(f"{where}: corrupt header (non-ASCII bytes in {what}, where FITS "
+                                 "allows only ASCII text); download or copy the file again")
             if data_offset + nbytes > size:  # astropy would drop this HDU and those after it
                 keys = ["BITPIX", "NAXIS", *(f"NAXIS{k}" for k in range(1, h["NAXIS"] + 1))]
                 keys += [k for k, usual in (("PCOUNT", 0), ("GCOUNT", 1)) if h.get(k, usual) != usual]
@@ -303,10 +334,29 @@ def check_structure(path: str) -> None:
                                  "again, or correct a wrong size keyword")
             offset = data_offset + -(-nbytes // BLOCK) * BLOCK
             index += 1
+    return Structure(index, offset, False, nextend)
+
+
+def _nextend(raw: bytes) -> int | None:
+    """The ``NEXTEND`` of a primary header when it is an integer."""
+    for i in range(0, len(raw), _CARD):
+        if raw[i:i + 10] == b"NEXTEND = ":
+            m = _VALUE_RE.match(raw[i:i + _CARD].decode("latin-1"), 10)
+            return int(m.group("i")) if m is not None and m.lastgroup == "i" else None
+    return None
 
 
 def _read_header(fh, offset: int) -> tuple[bytes, int]:
     """Header bytes before ``END`` starting at ``offset`` and the offset after its blocks."""
+    raw, pos, rest = _header_blocks(fh, offset)
+    if rest.strip(b" "):
+        raise _UnsupportedError("cards after END")
+    return raw, pos
+
+
+def _header_blocks(fh, offset: int) -> tuple[bytes, int, bytes]:
+    """Header bytes before ``END`` starting at ``offset``, the offset after its blocks and
+    the rest of its last block after the ``END`` card (blanks in a valid header)."""
     chunks = []
     pos = offset
     while True:
@@ -317,9 +367,7 @@ def _read_header(fh, offset: int) -> tuple[bytes, int]:
         for i in range(0, BLOCK, _CARD):
             if block[i:i + 3] == b"END" and block[i + 3:i + _CARD].strip(b" ") == b"":
                 chunks.append(block[:i])
-                if block[i + _CARD:].strip(b" "):
-                    raise _UnsupportedError("cards after END")
-                return b"".join(chunks), pos
+                return b"".join(chunks), pos, block[i + _CARD:]
         chunks.append(block)
 
 

@@ -168,18 +168,21 @@ def chip_extension(chip: Chip) -> tuple[str, object]:
     return path, ((extname, extver) if isinstance(extname, str) else extname)
 
 
-def _fits_problem(path: str, size: int) -> str:
-    """What is wrong with a file astropy could not open, in words."""
+def _fits_problem(path: str, size: int, exc: BaseException) -> str:
+    """What is wrong with a file astropy could not open, in words (astropy's own text
+    only where there is nothing more specific to say: its advice is for its Python API)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(80)
-    except OSError as exc:
-        return f"cannot read it ({_short(exc)})"
+    except OSError as err:
+        return f"cannot read it ({_short(err)})"
+    if size == 0:
+        return "file is empty (0 bytes); download or copy it again"
     if not head.startswith(b"SIMPLE  ="):
-        return "not a readable FITS file (it does not start with a FITS header)"
+        return "not a FITS file (it does not start with a FITS header: SIMPLE = T)"
     if size < 2880:
-        return f"file is truncated ({size:,} bytes; a FITS header alone takes 2,880)"
-    return "not a readable FITS file (corrupt header)"
+        return f"file is truncated ({size:,} bytes; a FITS header alone takes 2,880); download or copy it again"
+    return f"not a readable FITS file (corrupt header: {_short(exc)})"
 
 
 def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
@@ -197,11 +200,16 @@ def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
     if compressed and mode != "readonly":
         raise InputError(f"{path}: compressed files can only be read; decompress it (gunzip) "
                          "or use --readonly")
+    walk = None
     if not compressed:
         try:
-            check_structure(path)  # astropy's reader does not stop on negative sizes
+            walk = check_structure(path)  # astropy's reader does not stop on negative sizes
         except OSError as exc:
             raise InputError(f"{path}: cannot read it ({_short(exc)})") from exc
+        if walk.trailing and walk.nextend is not None and walk.nextend > walk.hdus - 1:
+            raise InputError(f"{path}[{walk.hdus}]: NEXTEND = {walk.nextend} but the bytes at {walk.end:,}, "
+                             f"where extension {walk.hdus} should start, are not a FITS header (a damaged "
+                             "header?); download or copy the file again")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstropyWarning)
         try:
@@ -210,12 +218,15 @@ def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
             if compressed:
                 raise InputError(f"{path}: compressed file is truncated or corrupt "
                                  f"({_short(exc)}); download or copy it again") from exc
-            raise InputError(f"{path}: {_fits_problem(path, size)} ({_short(exc)})") from exc
+            raise InputError(f"{path}: {_fits_problem(path, size, exc)}") from exc
         try:
-            for w in caught:
-                if "non-ASCII" in str(w.message):
-                    raise InputError(f"{path}: corrupt header (non-ASCII bytes where FITS allows "
-                                     "only ASCII text); download or copy it again")
+            # The headers check_structure followed are ASCII; astropy's warning is then
+            # about bytes after the last HDU, which it ignores as FITS allows.
+            if walk is None or not walk.trailing:
+                for w in caught:
+                    if "non-ASCII" in str(w.message):
+                        raise InputError(f"{path}: corrupt header (non-ASCII bytes where FITS allows "
+                                         "only ASCII text); download or copy it again")
             # Before anything asks astropy for sizes: its verification "fixes" broken
             # cards in memory (an unparsable number becomes a string) without a word.
             for i, hdu in enumerate(hdul):
