@@ -209,8 +209,10 @@ def test_corner_overlap_constrains_the_level_and_is_reported():
         sub.pixel_shape = (100, 100)
         data = 1.0 + 0.1 * k + rng.normal(0, 0.02, (100, 100))
         chips.append(make_chip(data, sub, name=f"p{k}"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    from skymatch import UndeterminedSkyWarning
+
+    with pytest.warns(UndeterminedSkyWarning, match=r"sky model plane: the overlaps cannot determine the "
+                      r"shape of 1 of 5 exposures \(p4\); those shapes are poorly measured"):
         res = match_sky(chips, method="match", sky_model="plane", skystat="mean")
     corner = res.exposures[4]
     assert corner.valid

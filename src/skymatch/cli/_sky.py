@@ -133,7 +133,8 @@ def _print_sky(r, *, verbose: int) -> None:
         row += _slopes(cs) if model else []
         row += [units[cs.name]] if mixed else []
         note = status.get(cs.exposure_id, "")
-        rows.append([*row, "yes" if cs.valid else "NO", cs.how + (f" ({note})" if note else "")])
+        note = f" ({note})" if note and f"({note})" not in cs.how else ""  # the chip's how may say it
+        rows.append([*row, "yes" if cs.valid else "NO", cs.how + note])
     u = "" if mixed else f" [{_units(r.chips)}]"
     head = ["file", "ext", "exposure", "MDRIZSKY" + u] + (["SKYERR" + u] if errors else [])
     head += ["SKYC10" + u, "SKYC01" + u] if model else []
