@@ -144,7 +144,9 @@ def test_result_views_are_short_frozen_and_html(small_mosaic):
     r = skymatch.sky(str(d / "*_flt.fits"), skymethod="localmin", readonly=True, log_file=False)
     text = repr(r)
     assert "\n" not in text and len(text) < 200
-    assert "18 chips" in text and "localmin" in text and "ELECTRONS/S" in text
+    assert "18 chips" in text and "localmin" in text and "ELECTRONS/S" in text and "sky model" not in text
+    plane = skymatch.sky(str(d / "*_flt.fits"), sky_model="plane", readonly=True, log_file=False)
+    assert "skymethod match, sky model plane, MDRIZSKY in ELECTRONS/S" in repr(plane)
     page = r._repr_html_()
     assert "<table" in page and "SkyRun" in page and "ELECTRONS/S per arcsec" in page
     with pytest.raises(dataclasses.FrozenInstanceError):

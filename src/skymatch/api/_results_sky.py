@@ -101,8 +101,11 @@ class SkyRun(Tabular, _SkyRun):
 
     def _summary(self) -> str:
         wrote = "read-only" if self.parameters.get("readonly") else f"{len(self.written)} file(s) written"
-        return (f"{len(self.chips)} chips, skymethod {self.method}, MDRIZSKY in {data_units(self.chips)}, "
-                f"{wrote}" + (f", log {self.log_file}" if self.log_file else ""))
+        model = self.result.sky_model
+        return (f"{len(self.chips)} chips, skymethod {self.method}"
+                + (f", sky model {model}" if model != "constant" else "")
+                + f", MDRIZSKY in {data_units(self.chips)}, {wrote}"
+                + (f", log {self.log_file}" if self.log_file else ""))
 
     def _notes(self) -> list[str]:
         return [(f"mdrizsky in data units ({data_units(self.chips)}); sky_brightness in "
