@@ -262,3 +262,38 @@ def test_the_flatness_clip_keeps_seams_and_sets_aside_a_trail():
     keep = _within_their_overlaps(r, w, pair)
     assert keep[:50].all() and keep[100:].all()
     assert np.flatnonzero(~keep).tolist() == [57, 80]
+
+
+def test_ridge_directions_take_the_own_fit_variance_and_the_others_keep_theirs():
+    """An exposure some of whose model directions only the ridge determined: those take
+    the own fit's covariance, the directions the overlaps determined keep their variance
+    (the whole block used to be replaced, hiding the overlaps' noise)."""
+    from skymatch.core._modelfit import _own_fit_where_ridge
+
+    rng = np.random.default_rng(5)
+    V, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    block = V @ np.diag([2e-4, 5e-3, 0.3, 1e9]) @ V.T
+    m = rng.normal(size=(4, 4))
+    own = m @ m.T + np.eye(4)
+    out = _own_fit_where_ridge(block, own, limit=1e4)
+    for k, var in enumerate([2e-4, 5e-3, 0.3]):  # to the block's own precision, eps x 1e9
+        assert V[:, k] @ out @ V[:, k] == pytest.approx(var, abs=1e-6)
+    assert V[:, 3] @ out @ V[:, 3] == pytest.approx(V[:, 3] @ own @ V[:, 3], rel=1e-9)
+    assert np.allclose(out, out.T) and np.all(np.linalg.eigvalsh(out) > 0)
+
+
+@pytest.mark.slow
+def test_poly3_on_strip_overlaps_says_its_shapes_are_undetermined(tmp_path):
+    """4 x 2 tiles overlapping in strips: a plane is determined (no warning: warnings are
+    errors here), a cubic is not, and the run says so."""
+    from skymatch import UndeterminedSkyWarning, sky
+    from skymatch.datasets import make_mosaic
+
+    make_mosaic(tmp_path, tiles=(4, 2), size=128, gradient=0.1, seed=99)
+    pattern = str(tmp_path / "*_flt.fits")
+    plane = sky(pattern, sky_model="plane", readonly=True, progress=False, log_file=False)
+    assert not any(e.status for e in plane.result.exposures)
+    with pytest.warns(UndeterminedSkyWarning, match=r"sky model poly3: the overlaps cannot determine the "
+                      r"shape of 16 of 16 exposures"):
+        cubic = sky(pattern, sky_model="poly3", readonly=True, progress=False, log_file=False)
+    assert all(e.status == "level only" for e in cubic.result.exposures)

@@ -568,12 +568,11 @@ def _model_solutions(chips, exps, opts, model, chip_out, overlaps, params, flat)
 def _warn_level_only(exps, model: str, solved) -> None:
     """One warning when overlaps left the shape of some exposures' models undetermined.
 
-    Such a shape is poorly measured and ``SKYERR`` does not show it (it comes partly from
-    the exposure's own sky, which real extended emission bends, and the error is that of
-    the own fit).  Measured on a 4 x 2 mosaic of 300 px tiles with a nebula
-    (``demo-data --tiles 4 2 --size 300 --seed 99 --gradient 0.1``): ``poly3`` marks all
-    16 exposures and puts MDRIZSKY ~2 e-/s off with SKYERR ~1e-3; ``plane`` marks none and
-    is off by 0.004.
+    Such a shape is poorly measured, partly taken from the exposure's own sky, which real
+    extended emission bends: a bias ``SKYERR`` does not include.  Measured on a 4 x 2
+    mosaic of 300 px tiles with a nebula (``demo-data --tiles 4 2 --size 300 --seed 99
+    --gradient 0.1``): ``poly3`` marks all 16 exposures and puts MDRIZSKY ~2 e-/s off
+    (SKYERR ~0.8); ``plane`` marks none and is off by 0.004.
     """
     counts = {m: [e for e, st in enumerate(mm.status) if st == LEVEL_ONLY and mm.valid[e]]
               for m, mm in solved.methods.items() if "match" in m}
@@ -582,6 +581,6 @@ def _warn_level_only(exps, model: str, solved) -> None:
         return
     names = ", ".join(os.path.basename(str(exps.ids[e])) for e in worst[:4]) + (", ..." if len(worst) > 4 else "")
     warnings.warn(f"sky model {model}: the overlaps cannot determine the shape of {len(worst)} of {exps.n} "
-                  f"exposures ({names}); those shapes are poorly measured (partly from each exposure's own "
-                  "sky, which extended emission bends) and SKYERR does not show it: check them against a "
-                  "lower sky model, or use one", UndeterminedSkyWarning, stacklevel=5)
+                  f"exposures ({names}); those shapes are poorly measured (partly taken from each exposure's "
+                  "own sky, which extended emission bends: a bias SKYERR does not include): check them "
+                  "against a lower sky model, or use one", UndeterminedSkyWarning, stacklevel=5)
