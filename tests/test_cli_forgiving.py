@@ -227,7 +227,20 @@ def test_boolflag_is_used_for_every_switch():
     assert any(isinstance(a, BoolFlag) for _, _, a in _optional_actions())
 
 
-def test_an_interrupt_that_surfaces_as_another_error_is_reported_as_interrupted(monkeypatch, capsys):
+@pytest.fixture
+def default_sigint():
+    """SIGINT with Python's default handler during the test: a test run started in the
+    background (nohup, `&`, some CI runners) inherits SIGINT ignored, and ``main()`` rightly
+    leaves an ignored SIGINT alone (the reason a fresh-clone run of this test once failed)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupt_that_surfaces_as_another_error_is_reported_as_interrupted(monkeypatch, capsys,
+                                                                                default_sigint):
     """Ctrl-C inside a library that turns it into its own error (matplotlib interrupted while
     drawing raises ValueError) still ends as 'interrupted', exit 130, no traceback."""
     import signal
@@ -236,13 +249,8 @@ def test_an_interrupt_that_surfaces_as_another_error_is_reported_as_interrupted(
     from skymatch.cli import _data
 
     def interrupted_inside_a_library(_args):
-        # Python runs the SIGINT handler main() installed: call it as Python would. (A real
-        # os.kill(SIGINT) here was flaky: the handler runs wherever the main thread is at the
-        # next check, which can be a finalizer the garbage collector runs, whose exceptions
-        # are dropped; real signals are in tests/test_interrupt.py, in subprocesses.)
-        handler = signal.getsignal(signal.SIGINT)
         try:
-            handler(signal.SIGINT, None)
+            signal.raise_signal(signal.SIGINT)  # to this thread; its handler runs on return
         except KeyboardInterrupt:
             raise ValueError("Invalid affine transformation matrix") from None
         return 0

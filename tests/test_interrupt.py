@@ -42,8 +42,11 @@ def test_sigint_as_a_stage_starts_changes_nothing(stage, mosaic, tmp_path):
     for f in glob.glob(os.path.join(mosaic, "*_flt.fits")):
         shutil.copy(f, work)
     before = _digest(work)
+    # SIGINT as a terminal gives it: a test run started in the background inherits SIGINT
+    # ignored, which the child would keep (and rightly ignore Ctrl-C).
     p = subprocess.Popen([EXE, "run", "*_flt.fits", "--output", "m", "--skymethod", "match", "--progress"],
-                         cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 - no threads in the child yet
     seen = b""
     deadline = time.monotonic() + 120
     while f"{stage}:".encode() not in seen and time.monotonic() < deadline:
