@@ -253,6 +253,31 @@ def test_size_keywords_that_are_not_valid_fits_are_named(files, card, shown, rea
     assert digest(files) == before and leftovers(os.path.dirname(last)) == []
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["gzip", "bzip2", "zip"])
+def test_a_compressed_file_with_a_negative_size_is_named_too(files, kind, capsys):
+    """astropy decompresses, then reads the same way: the walk reads the decompressed bytes."""
+    import bz2
+    import zipfile
+
+    last = files[-1]
+    set_raw_card(last, "NAXIS1", "NAXIS1  =                  -32", hdu_start=hdu_start(last, 1))
+    raw = Path(last).read_bytes()
+    packed = {"gzip": ".gz", "bzip2": ".bz2", "zip": ".zip"}[kind]
+    if kind == "gzip":
+        with gzip.open(last + packed, "wb") as fh:
+            fh.write(raw)
+    elif kind == "bzip2":
+        Path(last + packed).write_bytes(bz2.compress(raw))
+    else:
+        with zipfile.ZipFile(last + packed, "w") as z:
+            z.writestr(os.path.basename(last), raw)
+    os.remove(last)
+    code, _, err = cli(capsys, "sky", *files[:-1], last + packed, "--readonly")
+    assert code == 1
+    assert f"{os.path.basename(last)}{packed}[SCI,1]: keyword NAXIS1 = -32 is not valid FITS" in one_line_error(err)
+
+
 @pytest.mark.parametrize("reader", ["fast", "astropy"])
 def test_an_extension_past_the_end_of_the_file_is_refused_not_dropped(files, reader, capsys):
     """astropy stops reading at an HDU whose data run past the end of the file and drops

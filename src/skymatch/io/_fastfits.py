@@ -279,7 +279,7 @@ class Structure:
     nextend: int | None
 
 
-def check_structure(path: str) -> Structure:
+def check_structure(path: str, *, compressed: bool = False) -> Structure:
     """Raise :class:`~skymatch.exceptions.InputError` when an HDU of the FITS file at
     ``path`` has size keywords that are not valid FITS (see :class:`StructureError`).
 
@@ -288,52 +288,80 @@ def check_structure(path: str) -> Structure:
     are not ASCII (named by extension and card).  Run before astropy opens a file the fast
     reader left to it.  Only the size keywords are parsed; the walk stops quietly where it
     cannot follow the file (no ``END``, bytes that are not a header), leaving astropy to
-    report that.
+    report that.  A ``compressed`` file (gzip, bzip2, zip: its first member, as astropy
+    reads it) is walked through its decompressed bytes, without the check for truncated
+    data (its size is not known without decompressing it all).
     """
-    size = os.path.getsize(path)
+    with _open_decompressed(path) if compressed else open(path, "rb") as fh:
+        size = None if compressed else os.path.getsize(path)
+        return _walk(fh, path, size)
+
+
+def _open_decompressed(path: str):
+    """A seekable reader of a compressed file's decompressed bytes."""
+    import bz2
+    import gzip
+    import zipfile
+
+    with open(path, "rb") as raw:
+        magic = raw.read(3)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")
+    if magic == b"BZh":
+        return bz2.open(path, "rb")
+    archive = zipfile.ZipFile(path)
+    try:
+        return archive.open(archive.namelist()[0])
+    finally:
+        archive.close()  # the member keeps its own handle on the file
+
+
+def _walk(fh, path: str, size: int | None) -> Structure:
+    """:func:`check_structure` on the open file ``fh`` (``size``: None when unknown)."""
     nextend = None
-    with open(path, "rb") as fh:
-        offset, index = 0, 0
-        while offset < size:
-            fh.seek(offset)
-            head = fh.read(9)
-            fh.seek(offset)
-            if index and head != b"XTENSION=":
-                return Structure(index, offset, True, nextend)
-            try:
-                raw, data_offset, rest = _header_blocks(fh, offset)
-            except _UnsupportedError:
-                return Structure(index, offset, False, nextend)
-            if not index and not raw.startswith(b"SIMPLE  ="):
-                return Structure(index, offset, False, nextend)
-            h = _size_cards(raw)
-            where = f"{path}{_label(h, index)}"
-            if index == 0:
-                if h.get("SIMPLE") is not True:
-                    raise InputError(f"{where}: keyword SIMPLE = {_shown(h.get('SIMPLE'))}: not a standard "
-                                     "FITS file (SIMPLE must be T); give a standard FITS file")
-                nextend = _nextend(raw)
-            try:
-                nbytes = _data_bytes(h, primary=index == 0)
-            except _UnsupportedError:
-                return Structure(index, offset, False, nextend)
-            except StructureError as exc:
-                raise InputError(exc.message(where)) from None
-            if not (raw + rest).isascii():
-                bad = next(i // _CARD for i in range(0, len(raw) + len(rest), _CARD)
-                           if not (raw + rest)[i:i + _CARD].isascii())
-                what = f"card {bad + 1}" if bad < len(raw) // _CARD else "the blanks after its END card"
-                raise InputError(f"{where}: corrupt header (non-ASCII bytes in {what}, where FITS "
-                                 "allows only ASCII text); download or copy the file again")
-            if data_offset + nbytes > size:  # astropy would drop this HDU and those after it
-                keys = ["BITPIX", "NAXIS", *(f"NAXIS{k}" for k in range(1, h["NAXIS"] + 1))]
-                keys += [k for k, usual in (("PCOUNT", 0), ("GCOUNT", 1)) if h.get(k, usual) != usual]
-                sizes = ", ".join(f"{k} = {h[k]}" for k in keys)
-                raise InputError(f"{path}[{index}]: file is truncated ({size:,} bytes; extension {index} "
-                                 f"needs {data_offset + nbytes:,} for {sizes}); download or copy it "
-                                 "again, or correct a wrong size keyword")
-            offset = data_offset + -(-nbytes // BLOCK) * BLOCK
-            index += 1
+    offset, index = 0, 0
+    while size is None or offset < size:
+        fh.seek(offset)
+        head = fh.read(9)
+        fh.seek(offset)
+        if not head:  # the end of a compressed file's bytes
+            return Structure(index, offset, False, nextend)
+        if index and head != b"XTENSION=":
+            return Structure(index, offset, True, nextend)
+        try:
+            raw, data_offset, rest = _header_blocks(fh, offset)
+        except _UnsupportedError:
+            return Structure(index, offset, False, nextend)
+        if not index and not raw.startswith(b"SIMPLE  ="):
+            return Structure(index, offset, False, nextend)
+        h = _size_cards(raw)
+        where = f"{path}{_label(h, index)}"
+        if index == 0:
+            if h.get("SIMPLE") is not True:
+                raise InputError(f"{where}: keyword SIMPLE = {_shown(h.get('SIMPLE'))}: not a standard "
+                                 "FITS file (SIMPLE must be T); give a standard FITS file")
+            nextend = _nextend(raw)
+        try:
+            nbytes = _data_bytes(h, primary=index == 0)
+        except _UnsupportedError:
+            return Structure(index, offset, False, nextend)
+        except StructureError as exc:
+            raise InputError(exc.message(where)) from None
+        if not (raw + rest).isascii():
+            bad = next(i // _CARD for i in range(0, len(raw) + len(rest), _CARD)
+                       if not (raw + rest)[i:i + _CARD].isascii())
+            what = f"card {bad + 1}" if bad < len(raw) // _CARD else "the blanks after its END card"
+            raise InputError(f"{where}: corrupt header (non-ASCII bytes in {what}, where FITS "
+                             "allows only ASCII text); download or copy the file again")
+        if size is not None and data_offset + nbytes > size:  # astropy would drop it and those after it
+            keys = ["BITPIX", "NAXIS", *(f"NAXIS{k}" for k in range(1, h["NAXIS"] + 1))]
+            keys += [k for k, usual in (("PCOUNT", 0), ("GCOUNT", 1)) if h.get(k, usual) != usual]
+            sizes = ", ".join(f"{k} = {h[k]}" for k in keys)
+            raise InputError(f"{path}[{index}]: file is truncated ({size:,} bytes; extension {index} "
+                             f"needs {data_offset + nbytes:,} for {sizes}); download or copy it "
+                             "again, or correct a wrong size keyword")
+        offset = data_offset + -(-nbytes // BLOCK) * BLOCK
+        index += 1
     return Structure(index, offset, False, nextend)
 
 

@@ -11,6 +11,8 @@ import math
 import os
 import re
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -185,6 +187,24 @@ def _fits_problem(path: str, size: int, exc: BaseException) -> str:
     return f"not a readable FITS file (corrupt header: {_short(exc)})"
 
 
+def _structure(path: str, compressed: bool):
+    """:func:`~skymatch.io._fastfits.check_structure` (before astropy sees the file: its
+    reader does not stop on negative sizes), and an extension ``NEXTEND`` promises where
+    the file has no header."""
+    try:
+        walk = check_structure(path, compressed=compressed)
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, IndexError) as exc:
+        if not compressed:
+            raise InputError(f"{path}: cannot read it ({_short(exc)})") from exc
+        raise InputError(f"{path}: compressed file is truncated or corrupt ({_short(exc)}); download or "
+                         "copy it again") from exc
+    if walk.trailing and walk.nextend is not None and walk.nextend > walk.hdus - 1:
+        raise InputError(f"{path}[{walk.hdus}]: NEXTEND = {walk.nextend} but the bytes at {walk.end:,}, "
+                         f"where extension {walk.hdus} should start, are not a FITS header (a damaged "
+                         "header?); download or copy the file again")
+    return walk
+
+
 def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
     """Open a FITS file, turning every way it can be broken into an :class:`InputError`.
 
@@ -200,16 +220,7 @@ def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
     if compressed and mode != "readonly":
         raise InputError(f"{path}: compressed files can only be read; decompress it (gunzip) "
                          "or use --readonly")
-    walk = None
-    if not compressed:
-        try:
-            walk = check_structure(path)  # astropy's reader does not stop on negative sizes
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read it ({_short(exc)})") from exc
-        if walk.trailing and walk.nextend is not None and walk.nextend > walk.hdus - 1:
-            raise InputError(f"{path}[{walk.hdus}]: NEXTEND = {walk.nextend} but the bytes at {walk.end:,}, "
-                             f"where extension {walk.hdus} should start, are not a FITS header (a damaged "
-                             "header?); download or copy the file again")
+    walk = _structure(path, compressed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstropyWarning)
         try:
@@ -222,7 +233,7 @@ def open_fits_checked(path: str, *, mode: str = "readonly") -> fits.HDUList:
         try:
             # The headers check_structure followed are ASCII; astropy's warning is then
             # about bytes after the last HDU, which it ignores as FITS allows.
-            if walk is None or not walk.trailing:
+            if not walk.trailing:
                 for w in caught:
                     if "non-ASCII" in str(w.message):
                         raise InputError(f"{path}: corrupt header (non-ASCII bytes where FITS allows "
