@@ -26,6 +26,7 @@ from astropy.wcs import WCS
 from scipy.interpolate import RectBivariateSpline
 
 from ._version import __version__
+from .core._skymodel import SKY_MODELS
 from .exceptions import ParameterError, WriteError
 from .io._synthetic import new_header, write_image_file, write_json
 
@@ -506,7 +507,7 @@ def _write_flt(path, sci_hdr, sci, err, dq, *, root, asn, visit, e, dither, over
 
 
 #: A comparison table's MDRIZSKY columns: a method, then a sky model when there are several.
-_SKY_COLUMN = re.compile(r"(?:globalmin_match|globalmin|match|local)(?:_(?:constant|plane|poly2|poly3))?\Z")
+_SKY_COLUMN = re.compile(r"(?:globalmin_match|globalmin|match|local)(?:_(?:" + "|".join(SKY_MODELS) + r"))?\Z")
 
 
 def sky_truth_errors(table, truth_file: str | os.PathLike) -> dict[str, dict[str, float]]:

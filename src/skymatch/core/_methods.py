@@ -10,7 +10,6 @@ clipped cells for the others and for the flatness score — and combines them in
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -20,7 +19,7 @@ import numpy as np
 
 from ..exceptions import InputError, ParameterError, UndeterminedSkyWarning
 from ..models import Chip, InMemoryPixels, SkyResult
-from ._constant import PairTotals, constant_match, stat_sigma
+from ._constant import PairTotals, constant_match, exposure_label, stat_sigma
 from ._context import RunContext
 from ._executor import Executor, SerialExecutor, ThreadExecutor, map_batched, ordered_results
 from ._flatness import flatness_inputs
@@ -579,7 +578,7 @@ def _warn_level_only(exps, model: str, solved) -> None:
     worst = max(counts.values(), key=len, default=[])
     if not worst:
         return
-    names = ", ".join(os.path.basename(str(exps.ids[e])) for e in worst[:4]) + (", ..." if len(worst) > 4 else "")
+    names = ", ".join(exposure_label(exps.ids[e]) for e in worst[:4]) + (", ..." if len(worst) > 4 else "")
     warnings.warn(f"sky model {model}: the overlaps cannot determine the shape of {len(worst)} of {exps.n} "
                   f"exposures ({names}); those shapes are poorly measured (partly taken from each exposure's "
                   "own sky, which extended emission bends: a bias SKYERR does not include): check them "

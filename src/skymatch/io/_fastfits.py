@@ -118,6 +118,19 @@ _VALUE_RE = re.compile(r" *(?:'(?P<s>(?:[^']|'')*)'|(?P<b>[TF])|(?P<i>[+-]?[0-9]
                        r"|(?P<f>[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[EeDd][+-]?[0-9]+)?)) *(?:/.*)?\Z", re.DOTALL)
 
 
+def _matched_value(m: re.Match):
+    """The value of a card whose value part :data:`_VALUE_RE` matched."""
+    kind = m.lastgroup
+    v = m.group(kind)
+    if kind == "s":
+        return v.replace("''", "'").rstrip()
+    if kind == "f":
+        return float(v.replace("D", "E").replace("d", "e"))
+    if kind == "i":
+        return int(v)
+    return v == "T"
+
+
 def _parse_header(raw: bytes) -> tuple[dict, tuple]:
     """Parse the cards of ``raw`` (ending before ``END``): the first value of each
     keyword and every (keyword, value) in order."""
@@ -141,19 +154,8 @@ def _parse_header(raw: bytes) -> tuple[dict, tuple]:
         if card[8:10] != "= ":
             raise _UnsupportedError(f"card {key} without a value")
         m = value_of(card, 10)
-        if m is None:
-            value = _parse_value(card[10:])  # raises: not a supported value
-        else:
-            kind = m.lastgroup
-            v = m.group(kind)
-            if kind == "s":
-                value = v.replace("''", "'").rstrip()
-            elif kind == "f":
-                value = float(v.replace("D", "E").replace("d", "e"))
-            elif kind == "i":
-                value = int(v)
-            else:
-                value = v == "T"
+        # _parse_value raises: not a supported value
+        value = _parse_value(card[10:]) if m is None else _matched_value(m)
         cards.setdefault(key, value)
         items.append((key, value))
     return cards, tuple(items)
@@ -227,11 +229,11 @@ def _data_bytes(h: dict, *, primary: bool) -> int:
     return abs(bitpix) // 8 * gcount * (pcount + math.prod(dims))
 
 
-_SIZE_KEY = re.compile(r"(?:SIMPLE|BITPIX|NAXIS[0-9]{0,3}|PCOUNT|GCOUNT|GROUPS|EXTNAME|EXTVER) *\Z")
+_SIZE_KEY = re.compile(r"(?:SIMPLE|BITPIX|NAXIS[0-9]{0,3}|PCOUNT|GCOUNT|GROUPS|EXTNAME|EXTVER|NEXTEND) *\Z")
 
 
 def _size_cards(raw: bytes) -> dict:
-    """The first card of each size keyword (and EXTNAME/EXTVER) of a header, whatever
+    """The first card of each size keyword (and EXTNAME/EXTVER/NEXTEND) of a header, whatever
     the other cards hold; a value that is not a FITS value becomes :class:`_Unparsed`."""
     text = raw.decode("latin-1")
     out: dict = {}
@@ -247,10 +249,7 @@ def _size_cards(raw: bytes) -> dict:
         if m is None:
             out[key] = _Unparsed(repr(card[10:].split("/", 1)[0].strip()[:30]))
             continue
-        kind = m.lastgroup
-        v = m.group(kind)
-        out[key] = (v.replace("''", "'").rstrip() if kind == "s" else v == "T" if kind == "b"
-                    else int(v) if kind == "i" else float(v.replace("D", "E").replace("d", "e")))
+        out[key] = _matched_value(m)
     return out
 
 
@@ -340,7 +339,7 @@ def _walk(fh, path: str, size: int | None) -> Structure:
             if h.get("SIMPLE") is not True:
                 raise InputError(f"{where}: keyword SIMPLE = {_shown(h.get('SIMPLE'))}: not a standard "
                                  "FITS file (SIMPLE must be T); give a standard FITS file")
-            nextend = _nextend(raw)
+            nextend = h.get("NEXTEND") if _is_int(h.get("NEXTEND")) else None
         try:
             nbytes = _data_bytes(h, primary=index == 0)
         except _UnsupportedError:
@@ -363,15 +362,6 @@ def _walk(fh, path: str, size: int | None) -> Structure:
         offset = data_offset + -(-nbytes // BLOCK) * BLOCK
         index += 1
     return Structure(index, offset, False, nextend)
-
-
-def _nextend(raw: bytes) -> int | None:
-    """The ``NEXTEND`` of a primary header when it is an integer."""
-    for i in range(0, len(raw), _CARD):
-        if raw[i:i + 10] == b"NEXTEND = ":
-            m = _VALUE_RE.match(raw[i:i + _CARD].decode("latin-1"), 10)
-            return int(m.group("i")) if m is not None and m.lastgroup == "i" else None
-    return None
 
 
 def _read_header(fh, offset: int) -> tuple[bytes, int]:
